@@ -1,0 +1,3 @@
+"""genbench: benchmark deep generative models under equal budgets, on Ray."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,92 @@
+"""Command-line interface: argument parsing only; the work is done by the functions it calls."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from genbench.config import SuiteError
+
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from genbench.run_suite import run_suite
+
+    return run_suite(Path(args.suite), Path(args.results), console, args.address, args.serial)
+
+
+def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from genbench.config import load_suite
+
+    suite, specs, notes = load_suite(args.suite)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    console.print(f"{args.suite}: valid; suite {suite.name!r} expands to {len(specs)} runs", highlight=False)
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from genbench.describe import describe_registries
+
+    console.print(describe_registries(), highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
+    from genbench.leaderboard import write_leaderboard
+
+    suite_path = Path(args.results_dir)
+    if not (suite_path / "suite.json").exists():
+        console.print(f"{suite_path}: no suite results here (no suite.json)", highlight=False)
+        return EXIT_BAD_INPUT
+    _, _, text = write_leaderboard(suite_path)
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `genbench` command."""
+    parser = argparse.ArgumentParser(prog="genbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train and evaluate every run of a suite file")
+    run.add_argument("suite", help="the suite file (YAML)")
+    run.add_argument("--results", default="results", help="results root (default: results)")
+    run.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster to join: HOST:PORT or auto (default: RAY_ADDRESS, or a new local instance)",
+    )
+    run.add_argument(
+        "--serial",
+        action="store_true",
+        help="run in this process, one run after another, without Ray (debugging)",
+    )
+    run.set_defaults(fn=_cmd_run)
+    validate = sub.add_parser("validate", help="check a suite file without running it")
+    validate.add_argument("suite")
+    validate.set_defaults(fn=_cmd_validate)
+    listing = sub.add_parser("list", help="show the models, datasets and metrics, with defaults")
+    listing.set_defaults(fn=_cmd_list)
+    board = sub.add_parser("leaderboard", help="rebuild and print a suite's leaderboard")
+    board.add_argument("results_dir", help="a suite's results directory, e.g. results/quickstart")
+    board.set_defaults(fn=_cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `genbench` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return args.fn(args, console)
+    except SuiteError as exc:
+        Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets: 2-D toys (mixtures of Gaussians)."""

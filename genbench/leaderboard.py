@@ -1,0 +1,112 @@
+"""Leaderboards as pandas tables, built from the results store alone (never from a model)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.store import load_runs, read_manifest, write_atomic
+
+RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
+GROUP = ["model", "variant", "dataset", "protocol"]
+PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench")
+
+
+def protocol_id(protocol: dict) -> str:
+    """Short hash of what makes two numbers comparable (evaluation data, sample count, code)."""
+    same = {k: protocol.get(k) for k in PROTOCOL_KEYS}
+    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One row per run: identity, status, every hyper-parameter (hp.*), every metric; and the
+    direction ('max' or 'min') of each metric column."""
+    rows = []
+    directions = read_manifest(suite_path)["metrics"]
+    for run in load_runs(suite_path):
+        spec, result = run["spec"], run["result"] or {"status": "pending"}
+        dataset = f"{spec['dataset']} {spec['dataset_variant']}".strip()
+        row = {
+            "run_id": spec["run_id"],
+            "model": spec["model"],
+            "variant": spec["variant"],
+            "dataset": dataset,
+            "seed": spec["seed"],
+            "status": result["status"],
+            "steps": result.get("steps"),
+            "seconds": result.get("train_seconds"),
+            "protocol": protocol_id(result["protocol"]) if "protocol" in result else None,
+        }
+        row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
+        row.update(result.get("metrics", {}))
+        row["error"] = result.get("error")
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    metric_cols = [c for c in directions if c in table.columns]
+    hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
+    order = RUN_COLUMNS + ["protocol"] + metric_cols + hp_cols + ["error"]
+    return table[[c for c in order if c in table.columns]], directions
+
+
+def primary_metric(table: pd.DataFrame, directions: dict[str, str]) -> str | None:
+    """The first metric output of the suite that has any value."""
+    return next((m for m in directions if m in table.columns and table[m].notna().any()), None)
+
+
+def summary_table(table: pd.DataFrame, directions: dict[str, str]) -> pd.DataFrame:
+    """Mean and std over seeds per model variant, dataset and protocol; best first per dataset."""
+    metrics = [m for m in directions if m in table.columns]
+    grouped = table.groupby(GROUP, dropna=False, sort=False)
+    summary = grouped.agg(seeds=("seed", "count"), ok=("status", lambda s: int((s == "ok").sum())))
+    for metric in metrics:
+        summary[f"{metric}_mean"] = grouped[metric].mean()
+        summary[f"{metric}_std"] = grouped[metric].std(ddof=1)
+    summary = summary.reset_index()
+    primary = primary_metric(table, directions)
+    if primary:
+        ascending = directions[primary] == "min"
+        summary = summary.sort_values(
+            ["dataset", f"{primary}_mean"], ascending=[True, ascending], na_position="last"
+        )
+    return summary.reset_index(drop=True)
+
+
+def _pm(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.4g}" if pd.isna(std) else f"{mean:.4g} ± {std:.2g}"
+
+
+def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, str]) -> str:
+    """The leaderboard as Markdown: the aggregate over seeds, then one row per run."""
+    metrics = [m for m in directions if f"{m}_mean" in summary.columns]
+    primary = primary_metric(table, directions)
+    shown = summary[GROUP + ["seeds", "ok"]].copy()
+    for m in metrics:
+        arrow = "↑" if directions[m] == "max" else "↓"
+        shown[f"{m} {arrow}"] = [
+            _pm(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"], strict=True)
+        ]
+    per_run = table.drop(columns=[c for c in table.columns if c.startswith("hp.")])
+    per_run = per_run.drop(columns=["error"]) if per_run["error"].isna().all() else per_run
+    return (
+        f"## Summary (mean ± std over seeds; sorted by {primary or 'nothing'} within each dataset)\n\n"
+        + shown.to_markdown(index=False, floatfmt=".4g")
+        + "\n\n## Runs\n\n"
+        + per_run.to_markdown(index=False, floatfmt=".4g")
+        + "\n"
+    )
+
+
+def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Rebuild leaderboard.csv (per run), leaderboard_summary.csv and leaderboard.md."""
+    table, directions = runs_table(suite_path)
+    summary = summary_table(table, directions)
+    text = markdown(table, summary, directions)
+    write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
+    write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())
+    write_atomic(suite_path / "leaderboard.md", text.encode())
+    return table, summary, text

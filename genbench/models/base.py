@@ -1,0 +1,48 @@
+"""What every model family provides to the trainer, and the MLP builder the toys share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Batches = Callable[[], torch.Tensor]
+
+
+def mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
+    """Return a ReLU MLP with `depth` hidden layers of width `hidden` and a linear output."""
+    layers: list[nn.Module] = []
+    width = n_in
+    for _ in range(depth):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers.append(nn.Linear(width, n_out))
+    return nn.Sequential(*layers)
+
+
+class GenerativeModel(nn.Module):
+    """Base of every family: `train_step` is the whole update of one iteration, `sample` draws."""
+
+    batch_size: int
+
+    def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
+        """Run one generator (or VAE) update, with its inner critic steps; return its losses."""
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Return n samples of the model, drawing the noise from `generator` (on the CPU)."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        """The device the parameters live on."""
+        return next(self.parameters()).device
+
+    def noise(self, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return standard normal noise of shape (n, dim) on the model's device."""
+        return torch.randn(n, dim, generator=generator).to(self.device)
+
+    def is_finite(self) -> bool:
+        """Whether every parameter is finite (no NaN or inf)."""
+        return all(bool(torch.isfinite(p).all()) for p in self.parameters())

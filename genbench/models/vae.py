@@ -1,0 +1,130 @@
+"""The variational autoencoder of the chapter (eqs. 13.6-13.10, 13.16-13.28)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+
+from genbench.models.base import Batches, GenerativeModel, mlp
+from genbench.registry import MODELS, ModelEntry
+
+
+class VAEHParams(BaseModel):
+    """Defaults: Kingma & Welling 2014 style MLPs, Adam (Kingma & Ba 2015) at 1e-3."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latent_dim: int = Field(2, ge=1, description="size of z")
+    decoder: Literal["gaussian", "bernoulli"] = Field(
+        "gaussian", description="p(x|z): gaussian (13.18) or bernoulli (13.16-13.17)"
+    )
+    fixed_std: float | None = Field(
+        None, gt=0, description="fix the decoder's std (objective becomes 13.28); none = learned"
+    )
+    min_std: float = Field(1e-3, gt=0, description="floor added to the learned decoder std")
+    mc_samples: int = Field(1, ge=1, description="M, samples of z per example (13.22)")
+    hidden: int = Field(128, ge=1, description="width of hidden layers")
+    depth: int = Field(2, ge=1, description="hidden layers in encoder and decoder")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    batch_size: int = Field(512, ge=1, description="minibatch size")
+    sample: Literal["draw", "mean"] = Field(
+        "draw", description="samples for metrics: a draw from p(x|z) or its mean E[x|z]"
+    )
+
+
+def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) per example, summed over dimensions (eq. 13.26)."""
+    return 0.5 * (mu.pow(2) + sigma.pow(2) - 1 - 2 * sigma.log()).sum(-1)
+
+
+def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, diag(std^2)) summed over the last dimension (eq. 13.18)."""
+    return (-0.5 * ((x - mean) / std).pow(2) - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """sum_d x_d log p_d + (1 - x_d) log(1 - p_d), with p = sigmoid(logits) (eqs. 13.16-13.17)."""
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+class VAE(GenerativeModel):
+    """Inference network q(z|x) and generative network p(x|z), trained on the ELBO."""
+
+    def __init__(self, hp: VAEHParams, data_dim: int) -> None:
+        super().__init__()
+        self.hp = hp
+        self.batch_size = hp.batch_size
+        # eqs. 13.8-13.10: hidden layers, then a mean and a softplus standard deviation
+        self.encoder = mlp(data_dim, hp.hidden, hp.depth, 2 * hp.latent_dim)
+        learn_std = hp.decoder == "gaussian" and hp.fixed_std is None
+        self.decoder = mlp(hp.latent_dim, hp.hidden, hp.depth, data_dim * (2 if learn_std else 1))
+        self.data_dim = data_dim
+        self.opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the mean and std of q(z|x) (eqs. 13.8-13.10)."""
+        mu, pre_sigma = self.encoder(x).chunk(2, dim=-1)
+        return mu, F.softplus(pre_sigma) + 1e-6
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return p(x|z)'s parameters: (mean, std) for gaussian, (logits, None) for bernoulli."""
+        out = self.decoder(z)
+        if self.hp.decoder == "bernoulli":
+            return out, None
+        if self.hp.fixed_std is not None:
+            return out, torch.full_like(out, self.hp.fixed_std)
+        mean, pre_std = out.chunk(2, dim=-1)
+        return mean, F.softplus(pre_std) + self.hp.min_std  # eq. 13.18, learned variance
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per example."""
+        params, std = self.decode(z)
+        if std is None:
+            return bernoulli_log_likelihood(x, params)
+        return gaussian_log_likelihood(x, params, std)
+
+    def elbo(self, x: torch.Tensor, mc_samples: int | None = None) -> torch.Tensor:
+        """Per-example ELBO: (1/M) sum_m log p(x|z_m) - KL(q(z|x) || p(z)) (eqs. 13.21-13.22)."""
+        m = mc_samples or self.hp.mc_samples
+        mu, sigma = self.encode(x)
+        eps = torch.randn((m, *mu.shape), device=mu.device)
+        z = mu + sigma * eps  # eq. 13.27, reparameterization
+        reconstruction = self.log_likelihood(x.expand(m, *x.shape), z).mean(0)
+        return reconstruction - gaussian_kl(mu, sigma)
+
+    def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
+        """One Adam step on the negative ELBO of a minibatch."""
+        loss = -self.elbo(next_batch()).mean()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Decode z ~ N(0, I): a draw from p(x|z) (default) or its mean, per `hp.sample`."""
+        params, std = self.decode(self.noise(n, self.hp.latent_dim, generator))
+        if self.hp.sample == "mean":
+            return (params.sigmoid() if std is None else params).cpu()
+        if std is None:
+            return torch.bernoulli(params.sigmoid().cpu(), generator=generator)
+        return params.cpu() + std.cpu() * torch.randn(params.shape, generator=generator)
+
+
+def build(hp: VAEHParams, dataset, device: str = "cpu") -> VAE:
+    """Build a VAE for `dataset` on `device`."""
+    if hp.decoder == "bernoulli" and dataset.kind == "toy2d":
+        raise ValueError("decoder: bernoulli needs binary data; the 2-D toys need gaussian")
+    return VAE(hp, dataset.dim).to(device)
+
+
+MODELS.register(
+    "vae",
+    ModelEntry(
+        VAEHParams, build, "variational autoencoder, gaussian or bernoulli decoder", frozenset({"elbo"})
+    ),
+)

@@ -1,0 +1,72 @@
+"""The Wasserstein GAN with weight clipping and RMSProp (algorithm 13.2)."""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from genbench.models.base import Batches, GenerativeModel, mlp
+from genbench.registry import MODELS, ModelEntry
+
+
+class WGANHParams(BaseModel):
+    """Defaults: Arjovsky et al. 2017 (algorithm 1); network sizes as the toy GAN's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    clip: float = Field(0.01, gt=0, description="weight clipping bound c (Arjovsky et al.)")
+    critic_steps: int = Field(5, ge=1, description="critic steps per generator step (n_critic)")
+    lr: float = Field(5e-5, gt=0, description="RMSProp learning rate (Arjovsky et al.)")
+    z_dim: int = Field(256, ge=1, description="latent size (as the toy GAN)")
+    hidden: int = Field(128, ge=1, description="width of hidden layers (as the toy GAN)")
+    depth: int = Field(2, ge=1, description="hidden layers in generator and critic")
+    batch_size: int = Field(64, ge=1, description="minibatch size (Arjovsky et al.)")
+
+
+class WGAN(GenerativeModel):
+    """Generator MLP and a critic f without sigmoid, trained by algorithm 13.2."""
+
+    def __init__(self, hp: WGANHParams, data_dim: int) -> None:
+        super().__init__()
+        self.hp = hp
+        self.batch_size = hp.batch_size
+        self.generator = mlp(hp.z_dim, hp.hidden, hp.depth, data_dim)
+        self.critic = mlp(data_dim, hp.hidden, hp.depth, 1)
+        self.opt_g = torch.optim.RMSprop(self.generator.parameters(), lr=hp.lr)
+        self.opt_c = torch.optim.RMSprop(self.critic.parameters(), lr=hp.lr)
+
+    def clip_critic(self) -> None:
+        """Clamp every critic weight to [-c, c] (algorithm 13.2, keeps f Lipschitz)."""
+        with torch.no_grad():
+            for p in self.critic.parameters():
+                p.clamp_(-self.hp.clip, self.hp.clip)
+
+    def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
+        """n_critic critic steps with clipping, then one generator step (algorithm 13.2)."""
+        for _ in range(self.hp.critic_steps):
+            real = next_batch()
+            fake = self.generator(self.noise(len(real), self.hp.z_dim)).detach()
+            w_estimate = self.critic(real).mean() - self.critic(fake).mean()  # eq. 13.55
+            self.opt_c.zero_grad(set_to_none=True)
+            (-w_estimate).backward()  # ascend the critic's objective
+            self.opt_c.step()
+            self.clip_critic()
+        fake = self.generator(self.noise(self.batch_size, self.hp.z_dim))
+        loss_g = -self.critic(fake).mean()  # eq. 13.56
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return {"w_estimate": w_estimate.item(), "loss_g": loss_g.item()}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Return G(z) for n draws z ~ N(0, I)."""
+        return self.generator(self.noise(n, self.hp.z_dim, generator)).cpu()
+
+
+def build(hp: WGANHParams, dataset, device: str = "cpu") -> WGAN:
+    """Build a W-GAN for `dataset` on `device`."""
+    return WGAN(hp, dataset.dim).to(device)
+
+
+MODELS.register("wgan", ModelEntry(WGANHParams, build, "Wasserstein GAN, weight clipping, RMSProp (13.55)"))

@@ -1,0 +1,103 @@
+"""The results store: one directory per run, written atomically, read back by the leaderboard.
+
+Layout: <root>/<suite>/suite.json (the run ids of the current suite file) and
+<root>/<suite>/runs/<run_id>/{spec.json, trajectory.jsonl, result.json, samples.png}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from genbench.config import RunSpec
+
+FINISHED = ("ok", "diverged")  # statuses a re-run of the suite keeps; failed runs are retried
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file and a rename, so no reader sees a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write `obj` as indented JSON, atomically."""
+    write_atomic(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(path.read_text())
+
+
+def suite_dir(root: Path, suite: str) -> Path:
+    """The directory of one suite's results."""
+    return Path(root) / suite
+
+
+def run_dir(suite_path: Path, run_id: str) -> Path:
+    """The directory of one run."""
+    return suite_path / "runs" / run_id
+
+
+def write_manifest(suite_path: Path, specs: list[RunSpec], source: str, metrics: dict[str, str]) -> None:
+    """Record the runs of the current suite file (the leaderboard shows only these) and its
+    metric outputs in suite order with their directions (the first one is the primary)."""
+    manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics}
+    write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    for spec in specs:
+        path = run_dir(suite_path, spec.run_id) / "spec.json"
+        if not path.exists():
+            write_json(path, {"run_id": spec.run_id, **spec.model_dump(mode="json")})
+
+
+def finished_result(suite_path: Path, run_id: str) -> dict | None:
+    """The stored result of a run that finished (ok or diverged), else None."""
+    path = run_dir(suite_path, run_id) / "result.json"
+    if not path.exists():
+        return None
+    result = read_json(path)
+    return result if result.get("status") in FINISHED else None
+
+
+def write_run(suite_path: Path, spec: RunSpec, result: dict) -> Path:
+    """Store a run's trajectory and final result; return its directory."""
+    path = run_dir(suite_path, spec.run_id)
+    lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result["trajectory"])
+    write_atomic(path / "trajectory.jsonl", lines.encode())
+    summary = {k: v for k, v in result.items() if k not in ("trajectory", "samples", "real")}
+    write_json(path / "result.json", {"run_id": spec.run_id, **summary})
+    return path
+
+
+def read_manifest(suite_path: Path) -> dict:
+    """The suite's manifest: its run ids, source file and metric outputs with directions."""
+    return read_json(suite_path / "suite.json")
+
+
+def load_runs(suite_path: Path) -> list[dict]:
+    """Spec and result of every run of the current suite file (result None if not yet run)."""
+    manifest = read_manifest(suite_path)
+    runs = []
+    for run_id in manifest["runs"]:
+        path = run_dir(suite_path, run_id)
+        result_path = path / "result.json"
+        runs.append(
+            {
+                "spec": read_json(path / "spec.json"),
+                "result": read_json(result_path) if result_path.exists() else None,
+            }
+        )
+    return runs
