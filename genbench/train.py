@@ -98,6 +98,8 @@ def train(spec: RunSpec, device: str = "cpu", progress: ProgressFn | None = None
     trajectory: list[dict] = []
     step, train_seconds, status, losses = 0, 0.0, "ok", {}
     started = last_report = time.perf_counter()
+    if spec.eval.every:
+        evaluate(0)  # the untrained model: the start of every anytime curve
     while not budget.spent(step, train_seconds):
         tick = time.perf_counter()
         losses = model.train_step(next_batch, step)
