@@ -58,9 +58,9 @@ class MixtureOfGaussians:
         self.name = name
         self.modes = modes
         self.std = params.std
-        gen = torch.Generator().manual_seed(params.data_seed)
-        self.train = self.draw(params.train_size, gen)
-        self.test = self.draw(params.test_size, gen)
+        # separate streams, so the test draw does not depend on train_size
+        self.train = self.draw(params.train_size, torch.Generator().manual_seed(2 * params.data_seed))
+        self.test = self.draw(params.test_size, torch.Generator().manual_seed(2 * params.data_seed + 1))
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Return n fresh samples of the mixture."""

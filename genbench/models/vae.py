@@ -91,7 +91,7 @@ class VAE(GenerativeModel):
         """Per-example ELBO: (1/M) sum_m log p(x|z_m) - KL(q(z|x) || p(z)) (eqs. 13.21-13.22)."""
         m = mc_samples or self.hp.mc_samples
         mu, sigma = self.encode(x)
-        eps = torch.randn((m, *mu.shape), device=mu.device)
+        eps = torch.randn((m, *mu.shape), device=mu.device, dtype=mu.dtype)
         z = mu + sigma * eps  # eq. 13.27, reparameterization
         reconstruction = self.log_likelihood(x.expand(m, *x.shape), z).mean(0)
         return reconstruction - gaussian_kl(mu, sigma)
