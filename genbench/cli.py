@@ -41,7 +41,9 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
     suite_path = Path(args.results_dir)
     if not (suite_path / "suite.json").exists():
-        console.print(f"{suite_path}: no suite results here (no suite.json)", highlight=False)
+        Console(stderr=True).print(
+            f"error: {suite_path}: no suite results here (no suite.json)", highlight=False
+        )
         return EXIT_BAD_INPUT
     _, _, text = write_leaderboard(suite_path)
     console.print(text, highlight=False, markup=False, soft_wrap=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -9,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
 
@@ -28,7 +37,7 @@ class Budget(_Strict):
     """Per-run budget: generator (or VAE) optimizer steps, or training wall-clock seconds."""
 
     steps: int | None = Field(None, gt=0)
-    seconds: float | None = Field(None, gt=0)
+    seconds: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Budget:
@@ -55,7 +64,7 @@ class Suite(_Strict):
     """A suite file after the schema check (model and dataset parameters not yet resolved)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[StrictInt] = Field(min_length=1)
     budget: Budget
     resources: Resources = Resources()
     eval: EvalSettings = EvalSettings()
@@ -63,11 +72,15 @@ class Suite(_Strict):
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_seeds(self) -> Suite:
-        if len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
-            raise ValueError("seeds must be distinct non-negative integers")
-        return self
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
+        duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate seeds {duplicates}; seeds must be distinct")
+        if min(seeds) < 0:
+            raise ValueError("seeds must be non-negative")
+        return seeds
 
 
 class RunSpec(_Strict):
@@ -116,6 +129,17 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
     return out
 
 
+def _known_keys(schema: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys the schema accepts at the mapping that holds `loc`'s last key."""
+    for part in loc[:-1]:
+        field = schema.model_fields.get(part) if isinstance(part, str) else None
+        inner = field.annotation if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        schema = inner
+    return list(schema.model_fields)
+
+
 class _Errors:
     """Collects problems with their key paths, then raises one SuiteError naming file and lines."""
 
@@ -125,12 +149,13 @@ class _Errors:
     def add(self, loc: tuple, message: str) -> None:
         self.items.append((tuple(loc), message))
 
-    def add_validation(self, prefix: tuple, err: ValidationError) -> None:
+    def add_validation(self, prefix: tuple, err: ValidationError, schema: type[BaseModel]) -> None:
         for e in err.errors():
             loc = (*prefix, *e["loc"])
-            msg = e["msg"]
+            msg = e["msg"].removeprefix("Value error, ")
             if e["type"] == "extra_forbidden":
-                msg = "unknown key"
+                close = difflib.get_close_matches(str(loc[-1]), _known_keys(schema, e["loc"]), n=1)
+                msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
             self.add(loc, msg)
 
     def line_of(self, loc: tuple) -> int | None:
@@ -175,11 +200,16 @@ def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: 
         except UnknownName as exc:
             errors.add((section, i, "name"), str(exc))
             continue
+        empty = [k for k, v in params.items() if isinstance(v, list) and not v]
+        for key in empty:
+            errors.add((section, i, key), "an empty list gives no runs; give at least one value")
+        if empty:
+            continue
         for given in _expand(params):
             try:
                 values = getattr(family, schema_attr)(**given)
             except ValidationError as exc:
-                errors.add_validation((section, i), exc)
+                errors.add_validation((section, i), exc, getattr(family, schema_attr))
                 break
             resolved.append((name, values.model_dump(mode="json"), _variant_label(given)))
     return resolved
@@ -193,6 +223,10 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         text = path.read_text()
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read the suite file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SuiteError(
+            f"{path}: the suite file is not UTF-8 text (bad byte at offset {exc.start})"
+        ) from None
     try:
         node = yaml.compose(text)
         raw = yaml.safe_load(text)
@@ -205,14 +239,16 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         raise SuiteError(f"{path}: a suite file must be a mapping of keys (name, seeds, ...)")
     errors = _Errors(path, _line_index(node) if node else {})
     try:
-        suite = Suite(**raw)
+        suite = Suite.model_validate(raw)
     except ValidationError as exc:
-        errors.add_validation((), exc)
+        errors.add_validation((), exc, Suite)
         errors.raise_if_any()
     datasets = _resolve_entries("datasets", suite.datasets, DATASETS, "params", errors)
     models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
     for i, metric in enumerate(suite.metrics):
-        if metric not in METRICS:
+        if metric in suite.metrics[:i]:
+            errors.add(("metrics", i), f"metric {metric!r} is listed twice")
+        elif metric not in METRICS:
             errors.add(
                 ("metrics", i), str(UnknownName(f"unknown metric {metric!r}; known: " + ", ".join(METRICS)))
             )
