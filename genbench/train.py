@@ -69,6 +69,56 @@ class Budget:
         return train_seconds >= self.seconds
 
 
+class Trainer:
+    """One run's loop state: the model, its data stream, the step counter and the trajectory."""
+
+    def __init__(self, spec: RunSpec, device: str = "cpu") -> None:
+        seed_everything(spec.seed)
+        self.spec, self.device = spec, device
+        self.dataset, self.model = build(spec, device)
+        self.data_rng = torch.Generator().manual_seed(spec.seed)
+        self.budget = Budget(spec)
+        self.metrics = {name: METRICS.get(name) for name in spec.metrics}
+        self.step, self.train_seconds = 0, 0.0
+        self.trajectory: list[dict] = []
+        self.train_sums: dict[str, float] = {}  # sums of train_step outputs since the last evaluation
+        self.steps_since_eval = 0
+
+    def next_batch(self) -> torch.Tensor:
+        """A minibatch of real data of the model's batch size, on the run's device."""
+        return self.dataset.batch(self.model.batch_size, self.data_rng).to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        """One update of the model; adds its outputs to the running means."""
+        tick = time.perf_counter()
+        losses = self.model.train_step(self.next_batch, self.step)
+        self.train_seconds += time.perf_counter() - tick
+        self.step += 1
+        for key, value in losses.items():
+            self.train_sums[key] = self.train_sums.get(key, 0.0) + value
+        self.steps_since_eval += 1
+        return losses
+
+    def evaluate(self) -> EvalContext:
+        """Compute every metric now and append a trajectory row (with the mean train outputs)."""
+        ctx = EvalContext(self.model, self.spec.eval.samples, seed=self.spec.seed * 100003 + self.step)
+        row = {"step": self.step, "train_seconds": round(self.train_seconds, 4)}
+        n = max(1, self.steps_since_eval)
+        row.update({f"train.{k}": v / n for k, v in self.train_sums.items()})
+        self.train_sums, self.steps_since_eval = {}, 0
+        self.model.eval()
+        for metric in self.metrics.values():
+            row.update(metric.fn(self.model, self.dataset, ctx))
+        self.model.train()
+        self.trajectory.append(row)
+        return ctx
+
+    def eval_due(self) -> bool:
+        """Whether an in-training evaluation falls on the current step (the final one is separate)."""
+        every = self.spec.eval.every
+        return bool(every) and self.step % every == 0 and not self.budget.spent(self.step, self.train_seconds)
+
+
 def train(spec: RunSpec, device: str = "cpu", progress: ProgressFn | None = None) -> dict:
     """Train one run to its budget and evaluate it; return status, metrics and trajectory.
 
@@ -76,64 +126,40 @@ def train(spec: RunSpec, device: str = "cpu", progress: ProgressFn | None = None
     metrics are not penalised; evaluation draws its noise from its own generator, so how
     often a run is evaluated does not change its training.
     """
-    seed_everything(spec.seed)
-    dataset, model = build(spec, device)
-    data_rng = torch.Generator().manual_seed(spec.seed)
-    budget = Budget(spec)
-    metrics = {name: METRICS.get(name) for name in spec.metrics}
-
-    def next_batch() -> torch.Tensor:
-        return dataset.batch(model.batch_size, data_rng).to(device)
-
-    def evaluate(step: int) -> EvalContext:
-        ctx = EvalContext(model, spec.eval.samples, seed=spec.seed * 100003 + step)
-        row = {"step": step, "train_seconds": round(train_seconds, 4)}
-        model.eval()
-        for metric in metrics.values():
-            row.update(metric.fn(model, dataset, ctx))
-        model.train()
-        trajectory.append(row)
-        return ctx
-
-    trajectory: list[dict] = []
-    step, train_seconds, status, losses = 0, 0.0, "ok", {}
+    run = Trainer(spec, device)
+    status, losses = "ok", {}
     started = last_report = time.perf_counter()
     if spec.eval.every:
-        evaluate(0)  # the untrained model: the start of every anytime curve
-    while not budget.spent(step, train_seconds):
-        tick = time.perf_counter()
-        losses = model.train_step(next_batch, step)
-        train_seconds += time.perf_counter() - tick
-        step += 1
-        if not _finite(losses):
+        run.evaluate()  # the untrained model: the start of every anytime curve
+    while not run.budget.spent(run.step, run.train_seconds):
+        losses = run.train_step()
+        if not _finite(losses) or (run.eval_due() and not run.model.is_finite()):
             status = "diverged"
             break
-        if spec.eval.every and step % spec.eval.every == 0 and not budget.spent(step, train_seconds):
-            if not model.is_finite():
-                status = "diverged"
-                break
-            evaluate(step)
+        if run.eval_due():
+            run.evaluate()
         if progress and time.perf_counter() - last_report > REPORT_EVERY_S:
             last_report = time.perf_counter()
-            progress(_progress(step, spec, train_seconds, trajectory))
+            progress(_progress(run.step, spec, run.train_seconds, run.trajectory))
     samples = None
-    if status == "ok" and not model.is_finite():
+    if status == "ok" and not run.model.is_finite():
         status = "diverged"
     if status == "ok":
-        samples = evaluate(step).samples  # the final evaluation's draw, for the scatter plot
-    directions = {k: d for m in metrics.values() for k, d in m.outputs.items()}
-    final = trajectory[-1] if trajectory and status == "ok" else {}
+        samples = run.evaluate().samples  # the final evaluation's draw, for the scatter plot
+    outputs = {k for m in run.metrics.values() for k in m.outputs}
+    final = run.trajectory[-1] if run.trajectory and status == "ok" else {}
+    dataset = run.dataset
     return {
         "status": status,
-        "steps": step,
-        "train_seconds": train_seconds,
+        "steps": run.step,
+        "train_seconds": run.train_seconds,
         "wall_seconds": time.perf_counter() - started,
-        "metrics": {k: final[k] for k in directions if k in final},
-        "extras": {k: v for k, v in final.items() if k not in directions and isinstance(v, list)},
+        "metrics": {k: final[k] for k in final if k in outputs},
+        "extras": {k: v for k, v in final.items() if isinstance(v, list)},
         "last_losses": losses,
         "protocol": protocol(spec, dataset),
-        "error": f"non-finite loss or parameters at step {step}" if status == "diverged" else None,
-        "trajectory": trajectory,
+        "error": f"non-finite loss or parameters at step {run.step}" if status == "diverged" else None,
+        "trajectory": run.trajectory,
         "samples": None if samples is None else samples.numpy(),
         "real": dataset.test[: spec.eval.samples].numpy() if dataset.kind == "toy2d" else None,
     }
