@@ -1,0 +1,210 @@
+"""Leaderboards built from a hand-made results store with known numbers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from genbench import store
+from genbench.config import RunSpec, load_suite
+from genbench.leaderboard import protocol_id, runs_table, summary_table, write_leaderboard
+
+A, B = "lr=0.001", "lr=0.0001"  # the two GAN variants of the suite below
+# made-up metrics per (model, variant) and seed 0, 1, 2
+VALUES = {
+    ("gan", A): {"mode_dist": [1.0, 3.0, 2.0], "modes": [8, 6, 7]},  # mean 2.0 / 7, std 1.0 / 1.0
+    ("gan", B): {"mode_dist": [0.4, 0.6, 0.5], "modes": [5, 6, 7]},  # mean 0.5 / 6, std 0.1 / 1.0
+    ("vae", ""): {"mode_dist": [4.0, 5.0, 6.0], "modes": [2, 3, 4]},  # mean 5.0 / 3, std 1.0 / 1.0
+}
+MIN_FIRST = {"mode_dist": "min", "modes": "max"}
+MAX_FIRST = {"modes": "max", "mode_dist": "min"}
+
+
+def make_specs(tmp_path: Path) -> list[RunSpec]:
+    suite = {
+        "name": "lb",
+        "seeds": [0, 1, 2],
+        "budget": {"steps": 10},
+        "eval": {"samples": 100},
+        "datasets": [{"name": "ring8"}],
+        "models": [{"name": "gan", "lr": [1.0e-3, 1.0e-4]}, {"name": "vae"}],
+        "metrics": ["mode_coverage"],
+    }
+    path = tmp_path / "lb.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return load_suite(path)[1]
+
+
+def protocol(spec: RunSpec, samples: int = 100) -> dict:
+    return {
+        "dataset": spec.dataset,
+        "dataset_params": spec.dataset_params,
+        "split": "test",
+        "samples": samples,
+        "eval_seed": "seed * 100003 + step",
+        "genbench": "0.1.0",
+        "torch": "2.x",
+        "seed": spec.seed,
+    }
+
+
+def result(spec: RunSpec, metrics: dict, status: str = "ok", samples: int = 100) -> dict:
+    return {
+        "status": status,
+        "steps": 10,
+        "train_seconds": 0.5,
+        "metrics": metrics,
+        "protocol": protocol(spec, samples),
+        "error": None,
+        "trajectory": [],
+    }
+
+
+def build_store(tmp_path: Path, directions: dict, skip=(), samples=None) -> tuple[Path, list[RunSpec]]:
+    """Store every run of the suite with VALUES as its metrics, except the runs in `skip`."""
+    specs = make_specs(tmp_path)
+    suite_path = store.suite_dir(tmp_path / "results", "lb")
+    store.write_manifest(suite_path, specs, "lb.yaml", directions)
+    for spec in specs:
+        key = (spec.model, spec.variant, spec.seed)
+        if key in skip:
+            continue
+        values = VALUES[(spec.model, spec.variant)]
+        metrics = {name: values[name][spec.seed] for name in directions}
+        n = (samples or {}).get(key, 100)
+        store.write_run(suite_path, spec, result(spec, metrics, samples=n))
+    return suite_path, specs
+
+
+def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
+    suite_path, specs = build_store(tmp_path, MIN_FIRST)
+    table, directions = runs_table(suite_path)
+    assert directions == MIN_FIRST
+    assert list(table["run_id"]) == [s.run_id for s in specs] and len(table) == 9
+    assert list(table.columns[:9]) == [
+        "run_id",
+        "model",
+        "variant",
+        "dataset",
+        "seed",
+        "status",
+        "steps",
+        "seconds",
+        "protocol",
+    ]
+    assert list(table.columns[9:11]) == ["mode_dist", "modes"]  # manifest order
+    hp = {f"hp.{k}" for s in specs for k in s.hparams}
+    assert {c for c in table.columns if c.startswith("hp.")} == hp
+    assert {"hp.lr", "hp.z_dim", "hp.latent_dim", "hp.decoder"} <= hp
+    gan = table[table["model"] == "gan"]
+    assert set(gan["hp.lr"]) == {1e-3, 1e-4} and (gan["hp.hidden"] == 128).all()
+    assert table.loc[table["model"] == "vae", "hp.z_dim"].isna().all()
+    assert (table["status"] == "ok").all() and (table["dataset"] == "ring8").all()
+    row = table[(table["variant"] == B) & (table["seed"] == 2)].iloc[0]
+    assert row["mode_dist"] == 0.5 and row["modes"] == 7
+
+
+def test_summary_mean_and_sample_std(tmp_path):
+    suite_path, _ = build_store(tmp_path, MIN_FIRST)
+    table, directions = runs_table(suite_path)
+    summary = summary_table(table, directions).set_index(["model", "variant"])
+    assert len(summary) == 3 and (summary["seeds"] == 3).all() and (summary["ok"] == 3).all()
+    expected = {  # mean, std with ddof=1 (by hand from VALUES)
+        ("gan", A): (2.0, 1.0, 7.0, 1.0),
+        ("gan", B): (0.5, 0.1, 6.0, 1.0),
+        ("vae", ""): (5.0, 1.0, 3.0, 1.0),
+    }
+    for key, (dist_mean, dist_std, modes_mean, modes_std) in expected.items():
+        row = summary.loc[key]
+        assert row["mode_dist_mean"] == pytest.approx(dist_mean)
+        assert row["mode_dist_std"] == pytest.approx(dist_std)  # ddof=0 would give 0.0816...
+        assert row["modes_mean"] == pytest.approx(modes_mean)
+        assert row["modes_std"] == pytest.approx(modes_std)
+
+
+@pytest.mark.parametrize(
+    ("directions", "order"),
+    [
+        (MIN_FIRST, [B, A, ""]),  # mode_dist, lower is better: 0.5, 2.0, 5.0
+        (MAX_FIRST, [A, B, ""]),  # modes, higher is better: 7, 6, 3
+    ],
+    ids=["min-primary", "max-primary"],
+)
+def test_summary_is_sorted_by_primary_metric_and_direction(tmp_path, directions, order):
+    suite_path, _ = build_store(tmp_path, directions)
+    table, directions_read = runs_table(suite_path)
+    summary = summary_table(table, directions_read)
+    assert list(summary["variant"]) == order
+
+
+def test_different_protocols_are_not_averaged(tmp_path):
+    samples = {("gan", A, 2): 5000}  # one run evaluated on more samples
+    suite_path, specs = build_store(tmp_path, MIN_FIRST, samples=samples)
+    table, directions = runs_table(suite_path)
+    assert table["protocol"].nunique() == 2
+    spec = next(s for s in specs if (s.model, s.variant, s.seed) == ("gan", A, 2))
+    assert table.set_index("run_id").loc[spec.run_id, "protocol"] == protocol_id(protocol(spec, 5000))
+    summary = summary_table(table, directions)
+    rows_a = summary[summary["variant"] == A].set_index("seeds")
+    assert len(summary) == 4 and sorted(rows_a.index) == [1, 2]
+    assert rows_a.loc[2, "mode_dist_mean"] == pytest.approx(2.0)  # seeds 0, 1: (1 + 3) / 2
+    assert rows_a.loc[2, "mode_dist_std"] == pytest.approx(math.sqrt(2))
+    assert rows_a.loc[1, "mode_dist_mean"] == pytest.approx(2.0)  # seed 2 alone
+    assert math.isnan(rows_a.loc[1, "mode_dist_std"])
+
+
+def test_protocol_id_ignores_versions_but_not_evaluation_data(tmp_path):
+    spec = make_specs(tmp_path)[0]
+    base = protocol(spec)
+    assert protocol_id(base) == protocol_id({**base, "torch": "other", "seed": 99})
+    assert protocol_id(base) != protocol_id({**base, "samples": 101})
+    assert protocol_id(base) != protocol_id({**base, "dataset_params": {**spec.dataset_params, "std": 0.5}})
+
+
+def test_write_leaderboard_files(tmp_path):
+    suite_path, specs = build_store(tmp_path, MIN_FIRST)
+    table, summary, text = write_leaderboard(suite_path)
+    assert sorted(p.name for p in suite_path.iterdir() if p.is_file()) == [
+        "leaderboard.csv",
+        "leaderboard.md",
+        "leaderboard_summary.csv",
+        "suite.json",
+    ]
+    assert (suite_path / "leaderboard.md").read_text() == text
+    runs_csv = pd.read_csv(suite_path / "leaderboard.csv")
+    assert len(runs_csv) == 9 and list(runs_csv["run_id"]) == [s.run_id for s in specs]
+    summary_csv = pd.read_csv(suite_path / "leaderboard_summary.csv")
+    assert list(summary_csv["mode_dist_mean"]) == pytest.approx([0.5, 2.0, 5.0])
+    assert "## Summary" in text and "## Runs" in text and "sorted by mode_dist" in text
+    assert "0.5 ± 0.1" in text  # gan lr=0.0001
+    assert "2 ± 1" in text and "5 ± 1" in text and "7 ± 1" in text
+    assert "mode_dist ↓" in text and "modes ↑" in text
+
+
+def test_pending_and_failed_runs_are_listed(tmp_path):
+    skip = {("gan", A, 1), ("vae", "", 0)}
+    suite_path, specs = build_store(tmp_path, MIN_FIRST, skip=skip)
+    failed = next(s for s in specs if (s.model, s.variant, s.seed) == ("gan", B, 0))
+    store.write_run(
+        suite_path,
+        failed,
+        {"status": "failed", "steps": 0, "metrics": {}, "error": "ValueError: boom", "trajectory": []},
+    )
+    table, summary, text = write_leaderboard(suite_path)
+    assert len(table) == 9
+    by_key = table.set_index(["variant", "seed"])
+    assert by_key.loc[(A, 1), "status"] == "pending" and by_key.loc[("", 0), "status"] == "pending"
+    assert math.isnan(by_key.loc[(A, 1), "mode_dist"])
+    assert by_key.loc[(B, 0), "status"] == "failed" and by_key.loc[(B, 0), "error"] == "ValueError: boom"
+    assert sorted(table["status"]) == ["failed"] + ["ok"] * 6 + ["pending"] * 2
+    assert "pending" in text and "ValueError: boom" in text
+    # every run is in the summary exactly once; the finished ones keep their hand-computed numbers
+    assert summary["seeds"].sum() == 9 and summary["ok"].sum() == 6
+    ok_a = summary[(summary["variant"] == A) & (summary["ok"] == 2)].iloc[0]
+    assert ok_a["mode_dist_mean"] == pytest.approx(1.5)  # seeds 0 and 2: (1 + 2) / 2
+    ok_b = summary[(summary["variant"] == B) & (summary["ok"] == 2)].iloc[0]
+    assert ok_b["mode_dist_mean"] == pytest.approx(0.55) and ok_b["seeds"] == 2

@@ -1,0 +1,216 @@
+"""The Ray runner on a real local Ray instance: pool, callbacks, failures, dead workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import ray
+import torch
+import yaml
+
+from genbench.config import RunSpec, load_suite
+from genbench.runner import run_on_ray, run_serial
+from genbench.train import train
+
+GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
+VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_instance():
+    """A private local Ray instance for this module (2 CPUs: a pool of at most 2 one-CPU workers)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    """run_serial sets torch's thread count in this process; give it back afterwards."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def make_specs(
+    tmp_path: Path,
+    models: list[dict],
+    budget: dict,
+    seeds=(0,),
+    every: int | None = None,
+    max_attempts: int = 3,
+) -> list[RunSpec]:
+    suite = {
+        "name": "r",
+        "seeds": list(seeds),
+        "budget": budget,
+        "resources": {"cpus": 1, "gpus": 0},
+        "eval": {"every": every, "samples": 500},
+        "datasets": [{"name": "ring8", "train_size": 2000, "test_size": 500}],
+        "models": models,
+        "metrics": ["mode_coverage", "elbo"],
+        "checkpoint": {"every": 1000, "max_attempts": max_attempts},
+    }
+    path = tmp_path / f"suite_{len(list(tmp_path.glob('suite_*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return load_suite(path)[1]
+
+
+def canon(obj) -> str:
+    """Exact, NaN-safe comparison key."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def numbers(trajectory: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "train_seconds"} for row in trajectory]
+
+
+def run_worker_pids(state: str | None = None) -> dict[str, int]:
+    """Actor id -> process id of the RunWorker actors of this module's Ray instance.
+
+    Read from the GCS actor table: ray.util.state needs the dashboard, which is off here.
+    """
+    actors = ray._private.state.actors(actor_state_name=state)
+    return {aid: info["Pid"] for aid, info in actors.items() if info["ActorClassName"] == "RunWorker"}
+
+
+def wait_until_dead(actor_ids: set[str], patience_s: float = 30.0) -> set[str]:
+    """Return the actors of `actor_ids` still alive once all are dead or patience runs out."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        alive = set(run_worker_pids("ALIVE")) & actor_ids
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+class Recorder:
+    """Callbacks that log what the runner reports, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.results: dict[str, dict] = {}
+        self.progress: dict[str, list[dict]] = {}
+
+    def on_start(self, spec: RunSpec) -> None:
+        self.events.append(("start", spec.run_id))
+
+    def on_result(self, spec: RunSpec, result: dict) -> None:
+        assert spec.run_id not in self.results, "a second result for one run"
+        self.events.append(("result", spec.run_id))
+        self.results[spec.run_id] = result
+
+    def on_progress(self, spec: RunSpec, info: dict) -> None:
+        self.progress.setdefault(spec.run_id, []).append(info)
+
+    def order(self, kind: str) -> list[str]:
+        return [run_id for k, run_id in self.events if k == kind]
+
+
+def test_pool_runs_all_and_reports_as_runs_finish(tmp_path):
+    (long,) = make_specs(tmp_path, [GAN], {"steps": 2000})
+    short1, short2 = make_specs(tmp_path, [VAE], {"steps": 20}, seeds=(0, 1))
+    before = set(run_worker_pids())
+    rec = Recorder()
+    run_on_ray([long, short1, short2], rec.on_start, rec.on_result, rec.on_progress)
+
+    ids = [long.run_id, short1.run_id, short2.run_id]
+    assert rec.order("start") == ids  # in suite order, one call per run
+    assert sorted(rec.order("result")) == sorted(ids)
+    assert all(r["status"] == "ok" and r["error"] is None for r in rec.results.values())
+    assert rec.results[long.run_id]["steps"] == 2000 and rec.results[short1.run_id]["steps"] == 20
+    # two slots: the short runs pass the long one, results come in order of completion
+    assert rec.order("result") == [short1.run_id, short2.run_id, long.run_id]
+    # the third run starts only once a slot is free
+    assert rec.events.index(("start", short2.run_id)) > rec.events.index(("result", short1.run_id))
+    # the long run's progress is polled while it trains
+    # (a poll that reaches a fresh worker before its run begins answers {}: nothing to report yet)
+    reports = rec.progress[long.run_id]
+    trained = [p for p in reports if p.get("step", 0) > 0]
+    assert trained, reports
+    assert all(p["total"] == 2000 and p["steps_per_s"] > 0 for p in trained)
+    steps = [p.get("step", 0) for p in reports]
+    assert steps == sorted(steps) and steps[-1] <= 2000
+    # a pool of two actors, both gone afterwards
+    pool = set(run_worker_pids()) - before
+    assert len(pool) == 2
+    assert wait_until_dead(pool) == set()
+
+
+def test_dead_worker_fails_its_run_and_is_replaced(tmp_path):
+    """With one attempt allowed, a dead worker's run fails at once (retries: tests/test_interrupt.py)."""
+    (long,) = make_specs(tmp_path, [GAN], {"seconds": 20}, max_attempts=1)
+    after = make_specs(tmp_path, [VAE], {"steps": 20}, seeds=(0, 1))
+    before = set(run_worker_pids())
+    killed: list[int] = []
+    rec = Recorder()
+
+    def kill_on_progress(spec: RunSpec, info: dict) -> None:
+        rec.on_progress(spec, info)
+        if spec.run_id == long.run_id and not killed:
+            (pid,) = [pid for aid, pid in run_worker_pids("ALIVE").items() if aid not in before]
+            assert pid != os.getpid()
+            os.kill(pid, signal.SIGKILL)  # the worker this test's run started, and no other
+            killed.append(pid)
+
+    # one worker: the runs after the long one can only finish on a replacement
+    run_on_ray([long, *after], rec.on_start, rec.on_result, kill_on_progress, max_workers=1)
+
+    assert len(killed) == 1
+    assert rec.order("start") == [long.run_id] + [s.run_id for s in after]
+    assert rec.order("result")[0] == long.run_id
+    lost = rec.results[long.run_id]
+    assert lost["status"] == "failed"
+    assert "worker lost" in lost["error"] and lost["restarts"] == 0
+    assert lost["metrics"] == {} and lost["trajectory"] == []
+    for spec in after:
+        assert rec.results[spec.run_id]["status"] == "ok"
+        assert rec.results[spec.run_id]["steps"] == 20
+    workers = run_worker_pids()
+    new = {aid: workers[aid] for aid in set(workers) - before}
+    assert len(new) == 2 and killed[0] in new.values()  # the killed actor and its replacement
+    assert wait_until_dead(set(new)) == set()
+
+
+def test_raising_run_fails_and_worker_goes_on_cleanly(tmp_path):
+    (gan,) = make_specs(tmp_path, [GAN], {"steps": 100})
+    (bad,) = make_specs(tmp_path, [{**VAE, "decoder": "bernoulli"}], {"steps": 100})
+    (vae,) = make_specs(tmp_path, [VAE], {"steps": 100}, every=50)
+    rec = Recorder()
+    # one worker runs all three, one after another
+    run_on_ray([gan, bad, vae], rec.on_start, rec.on_result, max_workers=1)
+
+    assert rec.order("result") == [gan.run_id, bad.run_id, vae.run_id]
+    failed = rec.results[bad.run_id]
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("ValueError: ") and "bernoulli" in failed["error"]
+    assert "Traceback" in failed["traceback"] and "ValueError" in failed["traceback"]
+    assert rec.results[gan.run_id]["status"] == "ok"
+    on_worker = rec.results[vae.run_id]
+    assert on_worker["status"] == "ok" and "elbo" in on_worker["metrics"]
+
+    torch.set_num_threads(1)  # as the one-CPU worker does
+    fresh = train(vae)
+    assert canon(on_worker["metrics"]) == canon(fresh["metrics"])
+    assert canon(numbers(on_worker["trajectory"])) == canon(numbers(fresh["trajectory"]))
+
+
+def test_serial_and_ray_give_the_same_numbers(tmp_path):
+    specs = make_specs(tmp_path, [GAN, VAE], {"steps": 60}, every=30)
+    on_ray, serial = Recorder(), Recorder()
+    run_on_ray(specs, on_ray.on_start, on_ray.on_result)
+    run_serial(specs, serial.on_start, serial.on_result)
+
+    assert serial.order("start") == serial.order("result") == [s.run_id for s in specs]
+    assert set(on_ray.results) == set(serial.results)
+    for spec in specs:
+        a, b = on_ray.results[spec.run_id], serial.results[spec.run_id]
+        assert a["status"] == b["status"] == "ok"
+        assert a["metrics"] and canon(a["metrics"]) == canon(b["metrics"])
+        assert canon(numbers(a["trajectory"])) == canon(numbers(b["trajectory"]))
+        assert (a["samples"] == b["samples"]).all()
