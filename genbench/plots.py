@@ -37,3 +37,69 @@ def scatter_png(generated: np.ndarray, real: np.ndarray, title: str) -> bytes:
 def write_scatter(path: Path, generated: np.ndarray, real: np.ndarray, title: str) -> None:
     """Write the scatter plot of a run atomically."""
     write_atomic(path, scatter_png(generated, real, title))
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def tile(images: np.ndarray, columns: int) -> np.ndarray:
+    """Images (N, C, H, W) tiled row-major into one (rows*H, columns*W[, C]) array with 1-px gaps."""
+    n, c, h, w = images.shape
+    rows = -(-n // columns)
+    canvas = np.ones((rows * (h + 1) - 1, columns * (w + 1) - 1, c), dtype=images.dtype)
+    canvas *= images.max() if images.size else 1
+    for i, img in enumerate(images):
+        r, k = divmod(i, columns)
+        canvas[r * (h + 1) : r * (h + 1) + h, k * (w + 1) : k * (w + 1) + w] = img.transpose(1, 2, 0)
+    return canvas[..., 0] if c == 1 else canvas
+
+
+def grid_png(images: np.ndarray, title: str, columns: int = 8) -> bytes:
+    """A PNG of images (N, C, H, W), uint8 or floats in [0, 1], tiled `columns` wide."""
+    canvas = tile(images, columns)
+    fig, ax = plt.subplots(figsize=(5, 5 * canvas.shape[0] / canvas.shape[1] + 0.3), dpi=110)
+    ax.imshow(canvas, cmap="gray" if canvas.ndim == 2 else None, vmin=0, vmax=canvas.max() or 1)
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=8)
+    return _png(fig)
+
+
+def latent_scatter_png(means: np.ndarray, labels: np.ndarray, title: str) -> bytes:
+    """Fig. 13.5 (a): the test set's posterior means E[z|x], coloured by label."""
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=110)
+    points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", s=2, alpha=0.7)
+    fig.colorbar(points, ax=ax, ticks=range(int(labels.max()) + 1))
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title, fontsize=8)
+    return _png(fig)
+
+
+def write_run_pictures(run_path: Path, result: dict, title: str) -> None:
+    """Every picture of a finished run: the toy scatter, sample grids, VAE figures."""
+    if result.get("samples") is not None and result.get("real") is not None:
+        write_scatter(run_path / "samples.png", result["samples"], result["real"], title)
+    pictures = result.get("pictures") or {}
+    for step, grid in sorted((pictures.get("grids") or {}).items()):
+        write_atomic(run_path / f"samples_step{step:07d}.png", grid_png(grid, f"{title} | step {step}"))
+    if pictures.get("grids"):
+        last = pictures["grids"][max(pictures["grids"])]
+        write_atomic(run_path / "samples.png", grid_png(last, title))
+    if "reconstructions" in pictures:
+        originals, recon = pictures["reconstructions"]
+        pairs = np.concatenate([originals, recon])  # originals above their reconstructions
+        write_atomic(
+            run_path / "reconstructions.png",
+            grid_png(pairs, f"{title} | top: test, bottom: reconstruction", len(originals)),
+        )
+    if "posterior_means" in pictures:
+        png = latent_scatter_png(
+            pictures["posterior_means"], pictures["posterior_labels"], f"{title} | E[z|x] of the test set"
+        )
+        write_atomic(run_path / "latent_means.png", png)
+        side = int(round(len(pictures["manifold"]) ** 0.5))
+        write_atomic(run_path / "manifold.png", grid_png(pictures["manifold"], f"{title} | E[x|z]", side))

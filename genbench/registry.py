@@ -98,6 +98,6 @@ METRICS: Registry[MetricEntry] = Registry("metric")
 
 def load_builtins() -> None:
     """Import the modules whose import registers the built-in datasets, models and metrics."""
-    from genbench.data import toys  # noqa: F401
+    from genbench.data import images, toys  # noqa: F401
     from genbench.metrics import likelihood, mog  # noqa: F401
     from genbench.models import gan, vae, wgan  # noqa: F401

@@ -233,7 +233,8 @@ def test_bernoulli_log_likelihood_matches_hand_computation():
 
 def tiny_vae(**kw) -> vae.VAE:
     torch.manual_seed(0)
-    return vae.VAE(vae.VAEHParams(hidden=8, depth=1, latent_dim=2, **kw), data_dim=2)
+    ring = toys.build_ring(toys.RingParams(train_size=100, test_size=10))
+    return vae.VAE(vae.VAEHParams(hidden=8, depth=1, latent_dim=2, **kw), ring)
 
 
 def test_elbo_is_mean_over_mc_draws(ring):

@@ -6,6 +6,8 @@ from functools import cached_property
 
 import torch
 
+from genbench.data.pixels import to_unit
+
 
 class EvalContext:
     """What one evaluation shares between metrics: the sample count, an RNG, and one draw."""
@@ -17,5 +19,6 @@ class EvalContext:
 
     @cached_property
     def samples(self) -> torch.Tensor:
-        """n_samples samples of the model, drawn once and shared by every sample metric."""
-        return self.model.sample(self.n_samples, self.generator)
+        """n_samples samples of the model, drawn once and shared by every sample metric (images
+        in [0, 1] whatever the model's own pixel range)."""
+        return to_unit(self.model.sample(self.n_samples, self.generator), self.model.pixel_range)

@@ -25,6 +25,7 @@ class GenerativeModel(nn.Module):
     """Base of every family: `train_step` is the whole update of one iteration, `sample` draws."""
 
     batch_size: int
+    pixel_range: tuple[float, float] = (0.0, 1.0)  # the range images are given to this family in
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """Run one generator (or VAE) update, with its inner critic steps; return its losses."""

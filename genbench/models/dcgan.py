@@ -30,11 +30,19 @@ def _channels(size: int, width: float) -> list[int]:
 
 
 class DCGANGenerator(nn.Module):
-    """z (N, z_dim) -> images (N, C, size, size) in [-1, 1]."""
+    """z (N, z_dim) -> images (N, C, size, size) in [-1, 1] (or, with tanh=False, raw outputs of
+    `out_channels` channels: the VAE's decoder parameters)."""
 
-    def __init__(self, z_dim: int, shape: tuple[int, int, int], width: float = 1.0) -> None:
+    def __init__(
+        self,
+        z_dim: int,
+        shape: tuple[int, int, int],
+        width: float = 1.0,
+        out_channels: int | None = None,
+        tanh: bool = True,
+    ) -> None:
         super().__init__()
-        channels, size = shape[0], shape[-1]
+        channels, size = out_channels or shape[0], shape[-1]
         ch = _channels(size, width)
         self.first = ch[0]
         self.project = nn.Linear(z_dim, 4 * 4 * ch[0])
@@ -47,7 +55,10 @@ class DCGANGenerator(nn.Module):
                 conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=i == len(ch) - 1)  # x2
             layers.append(conv)
             last = i == len(ch) - 1
-            layers += [nn.Tanh()] if last else [nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            if last:
+                layers += [nn.Tanh()] if tanh else []
+            else:
+                layers += [nn.BatchNorm2d(c_out), nn.ReLU(True)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
 
@@ -56,9 +67,10 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """images (N, C, size, size) -> logits (N, 1); a W-GAN critic when used without sigmoid."""
+    """images (N, C, size, size) -> logits (N, out_features); a W-GAN critic (no sigmoid), or the
+    VAE's convolutional encoder with out_features = 2 x latent."""
 
-    def __init__(self, shape: tuple[int, int, int], width: float = 1.0) -> None:
+    def __init__(self, shape: tuple[int, int, int], width: float = 1.0, out_features: int = 1) -> None:
         super().__init__()
         channels, size = shape[0], shape[-1]
         ch = list(reversed(_channels(size, width)))  # 128 .. 1024 for 64x64
@@ -72,7 +84,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(c_out))  # no BatchNorm on the first layer
             layers.append(nn.LeakyReLU(0.2, True))
             c_in = c_out
-        layers += [nn.Flatten(), nn.Linear(ch[-1] * 4 * 4, 1)]
+        layers += [nn.Flatten(), nn.Linear(ch[-1] * 4 * 4, out_features)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
 

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.models.base import Batches, GenerativeModel, mlp
+from genbench.models.base import Batches, GenerativeModel
+from genbench.models.nets import discriminator_net, generator_net
 from genbench.registry import MODELS, ModelEntry
 
 
@@ -28,6 +29,15 @@ class GANHParams(BaseModel):
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 (Radford et al.)")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2")
     batch_size: int = Field(512, ge=1, description="minibatch size (Metz et al.)")
+    arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
+    width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+
+
+def grad_norm(module: torch.nn.Module) -> float:
+    """Total L2 norm of `module`'s gradients: the generator's, whose shrinking as D(G(z)) -> 0
+    under the minimax loss is the vanishing gradient of eq. 13.42."""
+    norms = [p.grad.detach().pow(2).sum() for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(norms).sum().sqrt()) if norms else 0.0
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -45,12 +55,14 @@ def generator_loss(fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
 class GAN(GenerativeModel):
     """Generator and discriminator MLPs trained by algorithm 13.1."""
 
-    def __init__(self, hp: GANHParams, data_dim: int) -> None:
+    pixel_range = (-1.0, 1.0)  # tanh generators on images
+
+    def __init__(self, hp: GANHParams, dataset) -> None:
         super().__init__()
         self.hp = hp
         self.batch_size = hp.batch_size
-        self.generator = mlp(hp.z_dim, hp.hidden, hp.depth, data_dim)
-        self.discriminator = mlp(data_dim, hp.hidden, hp.depth, 1)
+        self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
+        self.discriminator = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset)
         betas = (hp.beta1, hp.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=betas)
@@ -69,12 +81,14 @@ class GAN(GenerativeModel):
         loss_g = generator_loss(fake_logits_g, self.hp.loss)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        grad_norm_g = grad_norm(self.generator)  # before the step: the gradient G receives (13.42)
         self.opt_g.step()
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),
+            "d_real": torch.sigmoid(real_logits).mean().item(),  # mean D(x)
+            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # mean D(G(z)); -> 0 when D wins
+            "grad_norm_g": grad_norm_g,
         }
 
     @torch.no_grad()
@@ -85,7 +99,17 @@ class GAN(GenerativeModel):
 
 def build(hp: GANHParams, dataset, device: str = "cpu") -> GAN:
     """Build a GAN for `dataset` on `device`."""
-    return GAN(hp, dataset.dim).to(device)
+    return GAN(hp, dataset).to(device)
+
+
+class DCGANHParams(GANHParams):
+    """Defaults: DCGAN (Radford et al. 2016; section 13.3.4): Adam 2e-4, beta1 0.5, batch 128, z 100."""
+
+    arch: Literal["mlp", "dcgan"] = Field("dcgan", description="networks: DCGAN's")
+    z_dim: int = Field(100, ge=1, description="latent size (Radford et al.)")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate (Radford et al.)")
+    batch_size: int = Field(128, ge=1, description="minibatch size (Radford et al.)")
 
 
 MODELS.register("gan", ModelEntry(GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss"))
+MODELS.register("dcgan", ModelEntry(DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets"))

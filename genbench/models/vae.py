@@ -8,8 +8,10 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
 
 from genbench.models.base import Batches, GenerativeModel, mlp
+from genbench.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from genbench.registry import MODELS, ModelEntry
 
 
@@ -34,6 +36,8 @@ class VAEHParams(BaseModel):
     sample: Literal["draw", "mean"] = Field(
         "draw", description="samples for metrics: a draw from p(x|z) or its mean E[x|z]"
     )
+    arch: Literal["mlp", "conv"] = Field("mlp", description="networks: MLPs, or convolutional (images)")
+    width: float = Field(0.25, gt=0, description="channel multiplier of the convolutional networks")
 
 
 def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -54,15 +58,26 @@ def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
 class VAE(GenerativeModel):
     """Inference network q(z|x) and generative network p(x|z), trained on the ELBO."""
 
-    def __init__(self, hp: VAEHParams, data_dim: int) -> None:
+    pixel_range = (0.0, 1.0)  # Bernoulli means and pixel intensities alike
+
+    def __init__(self, hp: VAEHParams, dataset) -> None:
         super().__init__()
         self.hp = hp
         self.batch_size = hp.batch_size
-        # eqs. 13.8-13.10: hidden layers, then a mean and a softplus standard deviation
-        self.encoder = mlp(data_dim, hp.hidden, hp.depth, 2 * hp.latent_dim)
+        self.shape = tuple(getattr(dataset, "shape", (dataset.dim,)))
         learn_std = hp.decoder == "gaussian" and hp.fixed_std is None
-        self.decoder = mlp(hp.latent_dim, hp.hidden, hp.depth, data_dim * (2 if learn_std else 1))
-        self.data_dim = data_dim
+        k = 2 if learn_std else 1  # the decoder outputs a mean (or logits), and a std if learned
+        if hp.arch == "conv":
+            if dataset.kind != "image":
+                raise ValueError("arch: conv needs image data; the 2-D toys need arch: mlp")
+            self.encoder = DCGANDiscriminator(self.shape, hp.width, out_features=2 * hp.latent_dim)
+            self.decoder = DCGANGenerator(
+                hp.latent_dim, self.shape, hp.width, out_channels=k * self.shape[0], tanh=False
+            )
+        else:  # eqs. 13.8-13.10: hidden layers, then a mean and a softplus standard deviation
+            encoder = mlp(dataset.dim, hp.hidden, hp.depth, 2 * hp.latent_dim)
+            self.encoder = nn.Sequential(nn.Flatten(), encoder)
+            self.decoder = mlp(hp.latent_dim, hp.hidden, hp.depth, k * dataset.dim)
         self.opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,23 +92,25 @@ class VAE(GenerativeModel):
             return out, None
         if self.hp.fixed_std is not None:
             return out, torch.full_like(out, self.hp.fixed_std)
-        mean, pre_std = out.chunk(2, dim=-1)
+        mean, pre_std = out.chunk(2, dim=1)  # features (MLP) or channels (conv)
         return mean, F.softplus(pre_std) + self.hp.min_std  # eq. 13.18, learned variance
 
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) per example."""
+        """log p(x|z) per example, summed over every pixel or coordinate."""
         params, std = self.decode(z)
+        x, params = x.flatten(1), params.flatten(1)
         if std is None:
             return bernoulli_log_likelihood(x, params)
-        return gaussian_log_likelihood(x, params, std)
+        return gaussian_log_likelihood(x, params, std.flatten(1))
 
     def elbo(self, x: torch.Tensor, mc_samples: int | None = None) -> torch.Tensor:
         """Per-example ELBO: (1/M) sum_m log p(x|z_m) - KL(q(z|x) || p(z)) (eqs. 13.21-13.22)."""
         m = mc_samples or self.hp.mc_samples
         mu, sigma = self.encode(x)
         eps = torch.randn((m, *mu.shape), device=mu.device, dtype=mu.dtype)
-        z = mu + sigma * eps  # eq. 13.27, reparameterization
-        reconstruction = self.log_likelihood(x.expand(m, *x.shape), z).mean(0)
+        z = (mu + sigma * eps).flatten(0, 1)  # eq. 13.27, reparameterization; (M * N, latent)
+        x_rep = x.expand(m, *x.shape).flatten(0, 1)
+        reconstruction = self.log_likelihood(x_rep, z).view(m, len(x)).mean(0)
         return reconstruction - gaussian_kl(mu, sigma)
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
@@ -108,18 +125,20 @@ class VAE(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Decode z ~ N(0, I): a draw from p(x|z) (default) or its mean, per `hp.sample`."""
         params, std = self.decode(self.noise(n, self.hp.latent_dim, generator))
-        if self.hp.sample == "mean":
-            return (params.sigmoid() if std is None else params).cpu()
+        params = params.cpu().reshape(n, *self.shape)
         if std is None:
-            return torch.bernoulli(params.sigmoid().cpu(), generator=generator)
-        return params.cpu() + std.cpu() * torch.randn(params.shape, generator=generator)
+            means = params.sigmoid()
+            return means if self.hp.sample == "mean" else torch.bernoulli(means, generator=generator)
+        if self.hp.sample == "mean":
+            return params
+        return params + std.cpu().reshape(n, *self.shape) * torch.randn(params.shape, generator=generator)
 
 
 def build(hp: VAEHParams, dataset, device: str = "cpu") -> VAE:
     """Build a VAE for `dataset` on `device`."""
     if hp.decoder == "bernoulli" and dataset.kind == "toy2d":
         raise ValueError("decoder: bernoulli needs binary data; the 2-D toys need gaussian")
-    return VAE(hp, dataset.dim).to(device)
+    return VAE(hp, dataset).to(device)
 
 
 MODELS.register(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.models.base import Batches, GenerativeModel, mlp
+from genbench.models.base import Batches, GenerativeModel
+from genbench.models.gan import grad_norm
+from genbench.models.nets import discriminator_net, generator_net
 from genbench.registry import MODELS, ModelEntry
 
 
@@ -21,17 +25,21 @@ class WGANHParams(BaseModel):
     hidden: int = Field(128, ge=1, description="width of hidden layers (as the toy GAN)")
     depth: int = Field(2, ge=1, description="hidden layers in generator and critic")
     batch_size: int = Field(64, ge=1, description="minibatch size (Arjovsky et al.)")
+    arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
+    width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
 
 
 class WGAN(GenerativeModel):
     """Generator MLP and a critic f without sigmoid, trained by algorithm 13.2."""
 
-    def __init__(self, hp: WGANHParams, data_dim: int) -> None:
+    pixel_range = (-1.0, 1.0)  # tanh generators on images
+
+    def __init__(self, hp: WGANHParams, dataset) -> None:
         super().__init__()
         self.hp = hp
         self.batch_size = hp.batch_size
-        self.generator = mlp(hp.z_dim, hp.hidden, hp.depth, data_dim)
-        self.critic = mlp(data_dim, hp.hidden, hp.depth, 1)
+        self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
+        self.critic = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset)  # no sigmoid
         self.opt_g = torch.optim.RMSprop(self.generator.parameters(), lr=hp.lr)
         self.opt_c = torch.optim.RMSprop(self.critic.parameters(), lr=hp.lr)
 
@@ -40,6 +48,16 @@ class WGAN(GenerativeModel):
         with torch.no_grad():
             for p in self.critic.parameters():
                 p.clamp_(-self.hp.clip, self.hp.clip)
+
+    @torch.no_grad()
+    def clip_fraction(self) -> float:
+        """Fraction of critic weights at the bound ±c (within 1e-12 relative, in their dtype)."""
+        at, total = 0, 0
+        for p in self.critic.parameters():
+            bound = torch.tensor(self.hp.clip, dtype=p.dtype, device=p.device)
+            at += int(((p.abs() - bound).abs() <= 1e-12 * bound).sum())
+            total += p.numel()
+        return at / total
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """n_critic critic steps with clipping, then one generator step (algorithm 13.2)."""
@@ -55,8 +73,14 @@ class WGAN(GenerativeModel):
         loss_g = -self.critic(fake).mean()  # eq. 13.56
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        grad_norm_g = grad_norm(self.generator)  # before the step
         self.opt_g.step()
-        return {"w_estimate": w_estimate.item(), "loss_g": loss_g.item()}
+        return {
+            "w_estimate": w_estimate.item(),  # E f(x) - E f(G(z)) on the last critic batch (13.55)
+            "loss_g": loss_g.item(),
+            "grad_norm_g": grad_norm_g,
+            "clip_frac": self.clip_fraction(),  # after the last clipping
+        }
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -66,7 +90,7 @@ class WGAN(GenerativeModel):
 
 def build(hp: WGANHParams, dataset, device: str = "cpu") -> WGAN:
     """Build a W-GAN for `dataset` on `device`."""
-    return WGAN(hp, dataset.dim).to(device)
+    return WGAN(hp, dataset).to(device)
 
 
 MODELS.register("wgan", ModelEntry(WGANHParams, build, "Wasserstein GAN, weight clipping, RMSProp (13.55)"))
