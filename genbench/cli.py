@@ -9,14 +9,16 @@ from pathlib import Path
 from rich.console import Console
 
 from genbench.config import SuiteError
+from genbench.preflight import PreflightError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C (run_suite returns the same)
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from genbench.run_suite import run_suite
 
-    return run_suite(Path(args.suite), Path(args.results), console, args.address, args.serial)
+    return run_suite(Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh)
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -45,8 +47,28 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
             f"error: {suite_path}: no suite results here (no suite.json)", highlight=False
         )
         return EXIT_BAD_INPUT
-    _, _, text = write_leaderboard(suite_path)
+    if args.all:  # printed only: the files stay those of the current suite file
+        from genbench.store import all_runs_view
+
+        with all_runs_view(suite_path) as view:
+            _, _, text = write_leaderboard(view)
+    else:
+        _, _, text = write_leaderboard(suite_path)
     console.print(text, highlight=False, markup=False, soft_wrap=True)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from genbench.report import write_report
+
+    suite_path = Path(args.results_dir)
+    if not (suite_path / "suite.json").exists():
+        Console(stderr=True).print(
+            f"error: {suite_path}: no suite results here (no suite.json)", highlight=False
+        )
+        return EXIT_BAD_INPUT
+    paths = write_report(suite_path, target=args.target)
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False, soft_wrap=True)
     return 0
 
 
@@ -67,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run in this process, one run after another, without Ray (debugging)",
     )
+    run.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start over: move earlier results to <suite>.old-<timestamp>/ (nothing is deleted)",
+    )
     run.set_defaults(fn=_cmd_run)
     validate = sub.add_parser("validate", help="check a suite file without running it")
     validate.add_argument("suite")
@@ -75,7 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(fn=_cmd_list)
     board = sub.add_parser("leaderboard", help="rebuild and print a suite's leaderboard")
     board.add_argument("results_dir", help="a suite's results directory, e.g. results/quickstart")
+    board.add_argument(
+        "--all",
+        action="store_true",
+        help="print every stored run, also those of earlier versions of the suite file (files unchanged)",
+    )
     board.set_defaults(fn=_cmd_leaderboard)
+    report = sub.add_parser("report", help="write report.md, report.html and tables.tex of a suite")
+    report.add_argument("results_dir", help="a suite's results directory, e.g. results/stability")
+    report.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="value of the primary metric for time-to-target (default: modes >= half the modes)",
+    )
+    report.set_defaults(fn=_cmd_report)
     return parser
 
 
@@ -85,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         return args.fn(args, console)
-    except SuiteError as exc:
+    except (SuiteError, PreflightError) as exc:
         Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # a second Ctrl-C during `run`, or one outside it: quit at once
+        Console(stderr=True).print("interrupted", highlight=False)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,10 @@ from pydantic import (
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
 
 SPEC_VERSION = 1  # bump when a change alters what a run id's numbers mean
+MAX_SUITE_BYTES = 2**20  # suite files are a few hundred bytes; these bounds stop hostile input
+MAX_DEPTH = 32  # nesting levels
+MAX_NODES = 20_000  # YAML values, every alias expanded (a "billion laughs" bomb is rejected)
+MAX_RUNS = 10_000  # runs of one suite; lists of hyper-parameters multiply
 
 
 class SuiteError(Exception):
@@ -60,14 +65,22 @@ class EvalSettings(_Strict):
     samples: int = Field(2500, gt=0)
 
 
+class CheckpointSettings(_Strict):
+    """How often a run saves its state, and how many workers it may use up (not part of the run id)."""
+
+    every: int = Field(1000, gt=0)
+    max_attempts: int = Field(3, ge=1)
+
+
 class Suite(_Strict):
     """A suite file after the schema check (model and dataset parameters not yet resolved)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)  # one path part
     seeds: list[StrictInt] = Field(min_length=1)
     budget: Budget
     resources: Resources = Resources()
     eval: EvalSettings = EvalSettings()
+    checkpoint: CheckpointSettings = CheckpointSettings()
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
@@ -78,8 +91,8 @@ class Suite(_Strict):
         duplicates = sorted({s for s in seeds if seeds.count(s) > 1})
         if duplicates:
             raise ValueError(f"duplicate seeds {duplicates}; seeds must be distinct")
-        if min(seeds) < 0:
-            raise ValueError("seeds must be non-negative")
+        if min(seeds) < 0 or max(seeds) >= 2**32:
+            raise ValueError("seeds must be in [0, 2**32)")
         return seeds
 
 
@@ -98,10 +111,11 @@ class RunSpec(_Strict):
     eval: EvalSettings
     metrics: list[str]
     resources: Resources
+    checkpoint: CheckpointSettings = CheckpointSettings()
 
     @property
     def run_id(self) -> str:
-        """Stable hash of everything that determines the run's numbers (not suite or resources)."""
+        """Stable hash of everything that determines the run's numbers (not suite, resources, checkpoint)."""
         keys = ["model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"]
         payload = self.model_dump(mode="json", include=set(keys))
         payload["spec_version"] = SPEC_VERSION
@@ -112,6 +126,45 @@ class RunSpec(_Strict):
     def label(self) -> str:
         """Model and variant, e.g. 'gan loss=minimax'."""
         return f"{self.model} {self.variant}".strip()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _compose_bounded(text: str, path: Path) -> yaml.Node | None:
+    """Compose the document with the safe loader after checking its nesting depth, and reject it
+    when, with every alias expanded, it is too large or too deep (billion laughs) or recursive."""
+    depth = 0
+    for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
+        depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            where = f"{path}:{event.start_mark.line + 1}"
+            raise SuiteError(f"{where}: the YAML document is too deep or too large for a suite file")
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    shape: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, depth) with aliases expanded
+    stack, on_path = [(root, False)] if root is not None else [], set()
+    while stack:
+        node, done = stack.pop()
+        if done:
+            on_path.discard(id(node))
+            parts = [shape[id(c)] for c in _children(node)]
+            size = min(1 + sum(n for n, _ in parts), MAX_NODES + 1)
+            shape[id(node)] = (size, 1 + max((d for _, d in parts), default=0))
+            if size > MAX_NODES or shape[id(node)][1] > MAX_DEPTH:
+                raise SuiteError(
+                    f"{path}:{node.start_mark.line + 1}: the YAML document expands (aliases included) "
+                    f"to more than {MAX_NODES} values or {MAX_DEPTH} levels; suite files are small"
+                )
+        elif id(node) in on_path:
+            raise SuiteError(f"{path}:{node.start_mark.line + 1}: a YAML alias refers to itself")
+        elif id(node) not in shape:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node))
+    return root
 
 
 def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
@@ -205,6 +258,10 @@ def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: 
             errors.add((section, i, key), "an empty list gives no runs; give at least one value")
         if empty:
             continue
+        variants = math.prod(len(v) for v in params.values() if isinstance(v, list))
+        if variants > MAX_RUNS:
+            errors.add((section, i), f"its lists give {variants} variants; a suite may have {MAX_RUNS} runs")
+            continue
         for given in _expand(params):
             try:
                 values = getattr(family, schema_attr)(**given)
@@ -220,15 +277,19 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
     load_builtins()
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as f:
+            data = f.read(MAX_SUITE_BYTES + 1)
+        text = data.decode("utf-8")
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read the suite file: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise SuiteError(
             f"{path}: the suite file is not UTF-8 text (bad byte at offset {exc.start})"
         ) from None
+    if len(data) > MAX_SUITE_BYTES:
+        raise SuiteError(f"{path}: the suite file is larger than {MAX_SUITE_BYTES // 1024} KiB")
     try:
-        node = yaml.compose(text)
+        node = _compose_bounded(text, path)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -252,6 +313,9 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
             errors.add(
                 ("metrics", i), str(UnknownName(f"unknown metric {metric!r}; known: " + ", ".join(METRICS)))
             )
+    n_runs = len(models) * len(datasets) * len(suite.seeds)
+    if n_runs > MAX_RUNS:
+        errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     errors.raise_if_any()
     return suite, *_runs(suite, datasets, models)
 
@@ -289,6 +353,7 @@ def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:
             eval=suite.eval,
             metrics=metrics,
             resources=suite.resources,
+            checkpoint=suite.checkpoint,
         )
         runs.setdefault(spec.run_id, spec)
     return list(runs.values()), notes

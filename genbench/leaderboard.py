@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
 from genbench.store import load_runs, read_manifest, write_atomic
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
@@ -56,17 +57,28 @@ def primary_metric(table: pd.DataFrame, directions: dict[str, str]) -> str | Non
     return next((m for m in directions if m in table.columns and table[m].notna().any()), None)
 
 
-def summary_table(table: pd.DataFrame, directions: dict[str, str]) -> pd.DataFrame:
-    """Mean and std over seeds per model variant, dataset and protocol; best first per dataset."""
+def label(model: str, variant: str) -> str:
+    """A model variant's name, e.g. 'gan loss=minimax'."""
+    return f"{model} {variant if isinstance(variant, str) else ''}".strip()
+
+
+def summary_table(table: pd.DataFrame, directions: dict[str, str], n_resamples: int = 2000) -> pd.DataFrame:
+    """Per model variant, dataset and protocol, over seeds: mean, std, median, min, max and the
+    95 % bootstrap CI of the mean of every metric, and the tied rank on the primary metric; best
+    first per dataset."""
     metrics = [m for m in directions if m in table.columns]
     grouped = table.groupby(GROUP, dropna=False, sort=False)
     summary = grouped.agg(seeds=("seed", "count"), ok=("status", lambda s: int((s == "ok").sum())))
     for metric in metrics:
         summary[f"{metric}_mean"] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std(ddof=1)
+        described = grouped[metric].apply(lambda s: pd.Series(describe(s.to_numpy(), n_resamples)))
+        for stat in ("median", "min", "max", "ci_lo", "ci_hi"):
+            summary[f"{metric}_{stat}"] = described.xs(stat, level=-1).astype(float)
     summary = summary.reset_index()
     primary = primary_metric(table, directions)
     if primary:
+        summary["rank"] = _ranks(table, summary, primary, directions[primary])
         ascending = directions[primary] == "min"
         summary = summary.sort_values(
             ["dataset", f"{primary}_mean"], ascending=[True, ascending], na_position="last"
@@ -74,28 +86,74 @@ def summary_table(table: pd.DataFrame, directions: dict[str, str]) -> pd.DataFra
     return summary.reset_index(drop=True)
 
 
-def _pm(mean: float, std: float) -> str:
+def significance(table: pd.DataFrame, metric: str) -> dict[tuple, pd.DataFrame]:
+    """Per (dataset, protocol): Holm-adjusted two-sided Mann-Whitney p-values between variants."""
+    out = {}
+    for (dataset, proto), rows in table.groupby(["dataset", "protocol"], sort=True, dropna=False):
+        samples = {
+            label(m, v): g[metric].dropna().to_numpy()
+            for (m, v), g in rows.groupby(["model", "variant"], sort=False, dropna=False)
+        }
+        samples = {k: v for k, v in samples.items() if len(v)}
+        if len(samples) > 1:
+            out[(dataset, proto)] = pairwise_tests(samples)
+    return out
+
+
+def _ranks(table: pd.DataFrame, summary: pd.DataFrame, metric: str, direction: str) -> list[float]:
+    """The tied rank of each summary row within its dataset and protocol (NaN without values)."""
+    matrices = {(d, str(p)): m for (d, p), m in significance(table, metric).items()}
+    ranks = pd.Series(float("nan"), index=summary.index)
+    for (dataset, proto), rows in summary.groupby(["dataset", "protocol"], dropna=False, sort=False):
+        labels = [label(m, v) for m, v in zip(rows["model"], rows["variant"], strict=True)]
+        centres = dict(zip(labels, rows[f"{metric}_mean"], strict=True))
+        empty = pd.DataFrame(index=labels, columns=labels, dtype=float)
+        ranked = tied_ranks(centres, matrices.get((dataset, str(proto)), empty), direction)
+        ranks[rows.index] = [ranked.get(k, float("nan")) for k in labels]
+    return ranks.tolist()
+
+
+def _pm(mean: float, std: float, lo: float = float("nan"), hi: float = float("nan")) -> str:
     if pd.isna(mean):
         return "–"
-    return f"{mean:.4g}" if pd.isna(std) else f"{mean:.4g} ± {std:.2g}"
+    text = f"{mean:.4g}" if pd.isna(std) else f"{mean:.4g} ± {std:.2g}"
+    return text if pd.isna(lo) else f"{text} [{lo:.4g}, {hi:.4g}]"
+
+
+def significance_markdown(table: pd.DataFrame, directions: dict[str, str]) -> str:
+    """The significance matrices of the primary metric as Markdown (empty with one variant)."""
+    primary = primary_metric(table, directions)
+    matrices = significance(table, primary) if primary else {}
+    if not matrices:
+        return ""
+    parts = [
+        f"## Significance ({primary}: two-sided Mann–Whitney U over seeds, Holm-adjusted p-values; "
+        f"variants that do not differ at {ALPHA} share a rank)\n"
+    ]
+    for (dataset, proto), matrix in matrices.items():
+        shown = matrix.map(lambda p: "" if pd.isna(p) else f"{p:.3g}" + (" *" if p < ALPHA else ""))
+        parts.append(f"### {dataset} (protocol {proto})\n\n" + shown.to_markdown() + "\n")
+    return "\n".join(parts) + "\n"
 
 
 def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, str]) -> str:
     """The leaderboard as Markdown: the aggregate over seeds, then one row per run."""
     metrics = [m for m in directions if f"{m}_mean" in summary.columns]
     primary = primary_metric(table, directions)
-    shown = summary[GROUP + ["seeds", "ok"]].copy()
+    shown = summary[GROUP + ["seeds", "ok"] + (["rank"] if "rank" in summary else [])].copy()
     for m in metrics:
         arrow = "↑" if directions[m] == "max" else "↓"
-        shown[f"{m} {arrow}"] = [
-            _pm(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"], strict=True)
-        ]
+        cols = [summary[f"{m}_{s}"] for s in ("mean", "std", "ci_lo", "ci_hi")]
+        shown[f"{m} {arrow}"] = [_pm(*v) for v in zip(*cols, strict=True)]
     per_run = table.drop(columns=[c for c in table.columns if c.startswith("hp.")])
     per_run = per_run.drop(columns=["error"]) if per_run["error"].isna().all() else per_run
     return (
-        f"## Summary (mean ± std over seeds; sorted by {primary or 'nothing'} within each dataset)\n\n"
+        f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
+        f"sorted by {primary or 'nothing'} within each dataset)\n\n"
         + shown.to_markdown(index=False, floatfmt=".4g")
-        + "\n\n## Runs\n\n"
+        + "\n\n"
+        + significance_markdown(table, directions)
+        + "## Runs\n\n"
         + per_run.to_markdown(index=False, floatfmt=".4g")
         + "\n"
     )

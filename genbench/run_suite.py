@@ -1,20 +1,48 @@
-"""Run a suite: validate, skip finished runs, dispatch the rest, store results, leaderboard."""
+"""Run a suite: validate, skip finished runs, dispatch the rest (resuming from checkpoints),
+store results, leaderboard; Ctrl-C stops it cleanly."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 
-from genbench import runner, store
+from genbench import checkpoint, runner, store
 from genbench.config import RunSpec, load_suite
 from genbench.leaderboard import write_leaderboard
 from genbench.plots import write_scatter
+from genbench.preflight import preflight
 from genbench.progress import SuiteProgress
 from genbench.registry import METRICS
+from genbench.report import write_report
 
 LEADERBOARD_EVERY_S = 10.0
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+@contextlib.contextmanager
+def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
+    """While inside, the first SIGINT sets `stop`; a second raises KeyboardInterrupt (quit now).
+    Outside the main thread, where signals cannot be handled, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_suite(
@@ -23,20 +51,32 @@ def run_suite(
     console: Console,
     address: str | None = None,
     serial: bool = False,
+    fresh: bool = False,
 ) -> int:
-    """Run every run of `suite_file` not already finished; return the process exit code.
+    """Run every run of `suite_file` not already finished, resuming those with a checkpoint;
+    return the process exit code (EXIT_INTERRUPTED after a Ctrl-C). `fresh` moves earlier
+    results aside first.
 
     Raises SuiteError (before anything is written) when the file is invalid.
     """
     suite, specs, notes = load_suite(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    preflight(suite, specs, results_root, address, serial, fresh)  # raises PreflightError; writes nothing
     suite_path = store.suite_dir(results_root, suite.name)
+    moved = store.move_aside(suite_path) if fresh else None
+    if moved:
+        console.print(f"note: earlier results moved to {moved}", highlight=False, soft_wrap=True)
     outputs = {k: d for m in suite.metrics for k, d in METRICS.get(m).outputs.items()}
     store.write_manifest(suite_path, specs, str(suite_file), outputs)
     primary = next(iter(outputs))
     todo: list[RunSpec] = []
     last_board = [time.perf_counter()]
+    stop = threading.Event()
+
+    def checkpoint_path(spec: RunSpec) -> str:
+        # absolute: workers may run elsewhere (on a cluster, on storage shared with the driver)
+        return str((store.run_dir(suite_path, spec.run_id) / checkpoint.FILENAME).resolve())
 
     def on_result(spec: RunSpec, result: dict) -> None:
         path = store.write_run(suite_path, spec, result)
@@ -55,11 +95,18 @@ def run_suite(
                 progress.skipped(spec, done)
             else:
                 todo.append(spec)
-        if serial:
-            runner.run_serial(todo, progress.start, on_result)
-        elif todo:
+        resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
+        if resuming:
+            console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
+        if todo and not serial:
             runner.start_ray(address)
-            runner.run_on_ray(todo, progress.start, on_result, progress.progress)
+        with stop_on_sigint(stop):
+            if serial:
+                runner.run_serial(todo, progress.start, on_result, checkpoint_path, stop)
+            elif todo:
+                runner.run_on_ray(
+                    todo, progress.start, on_result, progress.progress, checkpoints=checkpoint_path, stop=stop
+                )
     table, _, text = write_leaderboard(suite_path)
     console.print(text, highlight=False, markup=False, soft_wrap=True)
     counts = table["status"].value_counts().to_dict()
@@ -71,4 +118,15 @@ def run_suite(
         markup=False,
         soft_wrap=True,
     )
+    console.print(
+        f"report in {write_report(suite_path)['html']}", highlight=False, markup=False, soft_wrap=True
+    )
+    if stop.is_set():
+        console.print(
+            "interrupted: running runs saved checkpoints; the same `genbench run` resumes them",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
     return 0

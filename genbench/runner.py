@@ -2,14 +2,18 @@
 
 A pool of long-lived actors, one per free slot of the cluster, takes runs one after another, so
 torch is imported once per worker rather than once per run; each run reseeds every generator
-at its start, so no state leaks from one run into the next. A dead actor's run is recorded as
-failed and the actor is replaced; the suite goes on.
+at its start, so no state leaks from one run into the next. A dead actor is replaced and its run
+starts again on the new one, continuing from its last checkpoint, up to the run's
+`checkpoint.max_attempts`; then it is recorded as failed and the suite goes on. Restarts are the
+driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
+`stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
@@ -19,13 +23,15 @@ from genbench.config import RunSpec
 ResultFn = Callable[[RunSpec, dict], None]
 StartFn = Callable[[RunSpec], None]
 ProgressFn = Callable[[RunSpec, dict], None]
+CheckpointFn = Callable[[RunSpec], str | None]  # where a run keeps its checkpoint (absolute path)
 POLL_S = 0.5
+STOP_GRACE_S = 60.0  # how long a stop request waits for running runs to checkpoint
 
 
 class RunWorker:
     """Trains runs one at a time in this process; `progress` may be asked from another thread."""
 
-    def __init__(self, cpus: float, gpus: float = 0.0) -> None:
+    def __init__(self, cpus: float, gpus: float = 0.0, stop: threading.Event | None = None) -> None:
         import torch
 
         self.threads = max(1, int(cpus))
@@ -33,21 +39,26 @@ class RunWorker:
         self.device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
         self._progress: dict = {}
         self._lock = threading.Lock()
+        self._stop = stop or threading.Event()  # never cleared: a stopped worker takes no more runs
 
-    def run(self, spec: RunSpec) -> dict:
-        """Train `spec`; a raised exception becomes a `failed` result, never an error."""
+    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> dict:
+        """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there); a raised
+        exception becomes a `failed` result, never an error."""
         from genbench.train import train
 
-        with self._lock:
-            self._progress = {"step": 0}
+        self._set_progress({"step": 0})
         try:
-            return train(spec, self.device, progress=self._set_progress)
+            return train(spec, self.device, self._set_progress, checkpoint_path, self._stop)
         except Exception as exc:  # a failing run is recorded; the suite goes on
             return failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
+    def stop(self) -> None:
+        """Ask the run in hand to checkpoint and return `interrupted` after its current step."""
+        self._stop.set()
+
     def _set_progress(self, info: dict) -> None:
         with self._lock:
-            self._progress = info
+            self._progress = {**info, "pid": os.getpid()}
 
     def progress(self) -> dict:
         """The latest progress report of the run in hand (step, steps/s, latest metrics)."""
@@ -59,10 +70,10 @@ class RunWorker:
         return os.getpid()
 
 
-def failed_result(error: str, details: str = "") -> dict:
-    """The result of a run that raised or whose worker died."""
+def failed_result(error: str, details: str = "", status: str = "failed") -> dict:
+    """The result of a run that raised or whose worker died (or, with status, one cut short)."""
     return {
-        "status": "failed",
+        "status": status,
         "steps": 0,
         "train_seconds": 0.0,
         "wall_seconds": 0.0,
@@ -76,12 +87,21 @@ def failed_result(error: str, details: str = "") -> dict:
     }
 
 
-def run_serial(specs: list[RunSpec], on_start: StartFn, on_result: ResultFn) -> None:
-    """Run every spec in this process, one after another (for debuggers)."""
+def run_serial(
+    specs: list[RunSpec],
+    on_start: StartFn,
+    on_result: ResultFn,
+    checkpoints: CheckpointFn | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run every spec in this process, one after another (for debuggers), until `stop` is set."""
     for spec in specs:
-        worker = RunWorker(spec.resources.cpus, spec.resources.gpus)
+        if stop is not None and stop.is_set():
+            return
+        worker = RunWorker(spec.resources.cpus, spec.resources.gpus, stop)
         on_start(spec)
-        on_result(spec, worker.run(spec))
+        result = worker.run(spec, checkpoints(spec) if checkpoints else None)
+        on_result(spec, {**result, "restarts": 0})
 
 
 def start_ray(address: str | None) -> None:
@@ -107,8 +127,16 @@ def run_on_ray(
     on_result: ResultFn,
     on_progress: ProgressFn | None = None,
     max_workers: int | None = None,
+    checkpoints: CheckpointFn | None = None,
+    stop: threading.Event | None = None,
+    stop_grace_s: float = STOP_GRACE_S,
 ) -> None:
-    """Run every spec on a pool of Ray actors sized to the cluster; results arrive as runs end."""
+    """Run every spec on a pool of Ray actors sized to the cluster; results arrive as runs end.
+
+    A run whose worker dies is retried on a fresh worker (see the module's docstring); once
+    `stop` is set no run starts, running ones are asked to checkpoint and their `interrupted`
+    results are awaited for at most `stop_grace_s`.
+    """
     import ray
 
     if not specs:
@@ -132,28 +160,58 @@ def run_on_ray(
         return actor_class.remote(resources.cpus, resources.gpus)
 
     pending = deque(specs)
+    attempts: dict[str, int] = {}  # run id -> runs handed to a worker so far
     idle = [new_worker() for _ in range(n_workers)]
     running: dict = {}  # object ref -> (worker, spec)
+    stopping_since: float | None = None
     while pending or running:
+        if stop is not None and stop.is_set() and stopping_since is None:
+            stopping_since = time.monotonic()
+            pending.clear()
+            for worker, _ in running.values():
+                worker.stop.remote()
         while idle and pending:
             worker, spec = idle.pop(), pending.popleft()
-            running[worker.run.remote(spec)] = (worker, spec)
-            on_start(spec)
+            running[worker.run.remote(spec, checkpoints(spec) if checkpoints else None)] = (worker, spec)
+            attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
+            if attempts[spec.run_id] == 1:
+                on_start(spec)
         done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
         for ref in done:
             worker, spec = running.pop(ref)
             try:
                 result = ray.get(ref)
                 idle.append(worker)
-            except ray.exceptions.RayError as exc:  # the worker died: record, replace it
-                result = failed_result(f"worker lost: {type(exc).__name__}: {exc}".strip()[:2000])
+            except ray.exceptions.RayError as exc:  # the worker died: replace it, maybe retry
                 ray.kill(worker, no_restart=True)
-                idle.append(new_worker())
-            on_result(spec, result)
+                if stopping_since is None:
+                    idle.append(new_worker())
+                result = _lost(spec, attempts[spec.run_id], exc, stopping_since is not None)
+                if result is None:
+                    pending.appendleft(spec)  # next on the fresh worker, from its checkpoint
+                    continue
+            on_result(spec, {**result, "restarts": attempts[spec.run_id] - 1})
+        if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
+            for ref, (worker, spec) in list(running.items()):
+                ray.kill(worker, no_restart=True)
+                error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
+                restarts = attempts[spec.run_id] - 1
+                on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
+                del running[ref]
         if on_progress and running:
             _poll_progress(running, on_progress)
     for worker in idle:
         ray.kill(worker, no_restart=True)
+
+
+def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict | None:
+    """The result of a run whose worker died on its `attempt`-th try; None: try again."""
+    reason = f"{type(exc).__name__}: {exc}".strip()[:2000]
+    if stopping:
+        return failed_result(f"worker lost while stopping: {reason}", status="interrupted")
+    if attempt < spec.checkpoint.max_attempts:
+        return None
+    return failed_result(f"worker lost on each of {attempt} attempts; last: {reason}")
 
 
 def _poll_progress(running: dict, on_progress: ProgressFn) -> None:

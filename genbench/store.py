@@ -1,20 +1,23 @@
 """The results store: one directory per run, written atomically, read back by the leaderboard.
 
 Layout: <root>/<suite>/suite.json (the run ids of the current suite file) and
-<root>/<suite>/runs/<run_id>/{spec.json, trajectory.jsonl, result.json, samples.png}.
+<root>/<suite>/runs/<run_id>/{spec.json, trajectory.jsonl, result.json, samples.png, checkpoint.pt}.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from genbench.config import RunSpec
 
-FINISHED = ("ok", "diverged")  # statuses a re-run of the suite keeps; failed runs are retried
+FINISHED = ("ok", "diverged")  # statuses a re-run keeps; failed and interrupted runs go on
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -101,3 +104,31 @@ def load_runs(suite_path: Path) -> list[dict]:
             }
         )
     return runs
+
+
+def move_aside(suite_path: Path) -> Path | None:
+    """Rename a suite's results directory to <suite>.old-<timestamp>[-n]; return the new path."""
+    if not suite_path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = suite_path.with_name(f"{suite_path.name}.old-{stamp}"), 1
+    while target.exists():
+        target, n = suite_path.with_name(f"{suite_path.name}.old-{stamp}-{n}"), n + 1
+    os.rename(suite_path, target)
+    return target
+
+
+@contextlib.contextmanager
+def all_runs_view(suite_path: Path) -> Iterator[Path]:
+    """A temporary suite directory whose manifest lists every run directory of `suite_path`
+    (older suite files' runs too), its runs linked, not copied; removed on exit."""
+    manifest = read_manifest(suite_path)
+    runs = suite_path.resolve() / "runs"
+    others = sorted(p.name for p in runs.iterdir() if (p / "spec.json").exists())
+    manifest["runs"] += [r for r in others if r not in manifest["runs"]]  # the current file's first
+    with tempfile.TemporaryDirectory(prefix="genbench-all-") as tmp:
+        view = Path(tmp) / suite_path.resolve().name
+        view.mkdir()
+        (view / "runs").symlink_to(runs, target_is_directory=True)
+        write_json(view / "suite.json", manifest)
+        yield view

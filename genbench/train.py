@@ -1,18 +1,23 @@
-"""The one training loop: budget, step, maybe evaluate, stop on divergence. No Ray here."""
+"""The one training loop: budget, step, maybe evaluate, maybe checkpoint, stop on divergence or
+request. No Ray here."""
 
 from __future__ import annotations
 
 import math
 import platform
 import random
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import genbench
+from genbench import checkpoint
 from genbench.config import RunSpec
+from genbench.data.pixels import to_model
 from genbench.metrics import EvalContext
 from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
 
@@ -83,10 +88,14 @@ class Trainer:
         self.trajectory: list[dict] = []
         self.train_sums: dict[str, float] = {}  # sums of train_step outputs since the last evaluation
         self.steps_since_eval = 0
+        self.last_losses: dict[str, float] = {}
+        self.resumed_at: list[int] = []  # steps at which this run continued from a checkpoint
+        self.saves = {"written": 0, "seconds": 0.0, "bytes": 0, "step": None}
 
     def next_batch(self) -> torch.Tensor:
-        """A minibatch of real data of the model's batch size, on the run's device."""
-        return self.dataset.batch(self.model.batch_size, self.data_rng).to(self.device)
+        """A minibatch of real data of the model's batch size, in its pixel range, on the run's device."""
+        batch = self.dataset.batch(self.model.batch_size, self.data_rng)
+        return to_model(batch, self.model.pixel_range).to(self.device)
 
     def train_step(self) -> dict[str, float]:
         """One update of the model; adds its outputs to the running means."""
@@ -97,6 +106,7 @@ class Trainer:
         for key, value in losses.items():
             self.train_sums[key] = self.train_sums.get(key, 0.0) + value
         self.steps_since_eval += 1
+        self.last_losses = losses
         return losses
 
     def evaluate(self) -> EvalContext:
@@ -113,37 +123,97 @@ class Trainer:
         self.trajectory.append(row)
         return ctx
 
+    def state_dict(self) -> dict:
+        """Everything a resumed run needs to go on bit for bit: model, optimizers, counters,
+        trajectory, running means, and the state of every generator (global and the data's)."""
+        return {
+            "run_id": self.spec.run_id,
+            "step": self.step,
+            "train_seconds": self.train_seconds,
+            "trajectory": self.trajectory,
+            "train_sums": self.train_sums,
+            "steps_since_eval": self.steps_since_eval,
+            "last_losses": self.last_losses,
+            "resumed_at": self.resumed_at,
+            "model": self.model.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in checkpoint.optimizers(self.model).items()},
+            "data_rng": self.data_rng.get_state(),
+            "rng": checkpoint.rng_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from `state_dict()`'s output; record the step resumed at."""
+        self.model.load_state_dict(state["model"])
+        for name, opt in checkpoint.optimizers(self.model).items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.data_rng.set_state(state["data_rng"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step, self.train_seconds = state["step"], state["train_seconds"]
+        self.trajectory, self.train_sums = state["trajectory"], state["train_sums"]
+        self.steps_since_eval, self.last_losses = state["steps_since_eval"], state["last_losses"]
+        self.resumed_at = [*state["resumed_at"], self.step]
+        self.saves["step"] = self.step
+
+    def save(self, path: Path) -> None:
+        """Write a checkpoint of the current step to `path`, unless this step is already saved."""
+        if self.saves["step"] == self.step:
+            return
+        tick = time.perf_counter()
+        size = checkpoint.save(path, self.state_dict())
+        self.saves["written"] += 1
+        self.saves["seconds"] += time.perf_counter() - tick
+        self.saves.update(bytes=size, step=self.step)
+
     def eval_due(self) -> bool:
         """Whether an in-training evaluation falls on the current step (the final one is separate)."""
         every = self.spec.eval.every
         return bool(every) and self.step % every == 0 and not self.budget.spent(self.step, self.train_seconds)
 
 
-def train(spec: RunSpec, device: str = "cpu", progress: ProgressFn | None = None) -> dict:
+def train(
+    spec: RunSpec,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+    checkpoint_path: Path | None = None,
+    stop: threading.Event | None = None,
+) -> dict:
     """Train one run to its budget and evaluate it; return status, metrics and trajectory.
 
     Evaluation time does not count against a seconds budget, so variants with costlier
     metrics are not penalised; evaluation draws its noise from its own generator, so how
-    often a run is evaluated does not change its training.
+    often a run is evaluated does not change its training. With `checkpoint_path`, the run
+    continues from the checkpoint there (if any) and saves every `spec.checkpoint.every` steps,
+    at the end of training and when `stop` is set (checked between steps): then it returns
+    status `interrupted`.
     """
     run = Trainer(spec, device)
-    status, losses = "ok", {}
+    state = checkpoint.load(checkpoint_path, spec.run_id) if checkpoint_path else None
+    if state:
+        run.load_state_dict(state)
+    status = "ok"
     started = last_report = time.perf_counter()
-    if spec.eval.every:
+    if spec.eval.every and not run.trajectory:
         run.evaluate()  # the untrained model: the start of every anytime curve
     while not run.budget.spent(run.step, run.train_seconds):
+        if stop is not None and stop.is_set():
+            status = "interrupted"
+            break
         losses = run.train_step()
         if not _finite(losses) or (run.eval_due() and not run.model.is_finite()):
             status = "diverged"
             break
         if run.eval_due():
             run.evaluate()
+        if checkpoint_path and run.step % spec.checkpoint.every == 0:
+            run.save(checkpoint_path)
         if progress and time.perf_counter() - last_report > REPORT_EVERY_S:
             last_report = time.perf_counter()
             progress(_progress(run.step, spec, run.train_seconds, run.trajectory))
     samples = None
     if status == "ok" and not run.model.is_finite():
         status = "diverged"
+    if checkpoint_path and status in ("ok", "interrupted"):
+        run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
     if status == "ok":
         samples = run.evaluate().samples  # the final evaluation's draw, for the scatter plot
     outputs = {k for m in run.metrics.values() for k in m.outputs}
@@ -156,13 +226,23 @@ def train(spec: RunSpec, device: str = "cpu", progress: ProgressFn | None = None
         "wall_seconds": time.perf_counter() - started,
         "metrics": {k: final[k] for k in final if k in outputs},
         "extras": {k: v for k, v in final.items() if isinstance(v, list)},
-        "last_losses": losses,
+        "last_losses": run.last_losses,
         "protocol": protocol(spec, dataset),
-        "error": f"non-finite loss or parameters at step {run.step}" if status == "diverged" else None,
+        "error": _error(status, run.step),
+        "resumed_at": run.resumed_at,
+        "checkpoints": {k: v for k, v in run.saves.items() if k != "step"},
         "trajectory": run.trajectory,
         "samples": None if samples is None else samples.numpy(),
         "real": dataset.test[: spec.eval.samples].numpy() if dataset.kind == "toy2d" else None,
     }
+
+
+def _error(status: str, step: int) -> str | None:
+    if status == "diverged":
+        return f"non-finite loss or parameters at step {step}"
+    if status == "interrupted":
+        return f"interrupted at step {step}; the next `genbench run` resumes from its checkpoint"
+    return None
 
 
 def _progress(step: int, spec: RunSpec, train_seconds: float, trajectory: list[dict]) -> dict:

@@ -1,0 +1,152 @@
+"""Figures of a suite (matplotlib, Agg): anytime curves, training diagnostics, final samples."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+
+# trajectory columns plotted as diagnostics: title, and whether a log scale shows them best
+DIAGNOSTICS = {
+    "train.grad_norm_g": ("generator gradient norm ‖∇G‖ (13.42)", True),
+    "train.d_fake": ("mean D(G(z))", False),
+    "train.d_real": ("mean D(x)", False),
+    "train.w_estimate": ("critic estimate E f(x) − E f(G(z)) (13.55)", False),
+    "train.clip_frac": ("fraction of critic weights at ±c", False),
+}
+GRID_POINTS = 60  # resolution of the common seconds axis the runs are interpolated onto
+DPI = 72  # small PNGs: the report embeds them and results/reference commits them
+
+
+def _png(fig) -> bytes:
+    """The figure as a PNG with a 256-colour palette (a third of the size, the same to the eye)."""
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    image = Image.open(buf).convert("RGB").quantize(colors=256)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def band(runs: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray | None = None):
+    """Median and interquartile range over runs of y(x), each run given as (x, y) sorted by x.
+
+    Without `grid`, runs are aligned on their x values (steps); with it, each run is linearly
+    interpolated onto the grid and is absent after its last point. Returns (x, q25, median, q75)."""
+    if grid is None:
+        grid = np.unique(np.concatenate([x for x, _ in runs])) if runs else np.array([])
+        values = np.full((len(runs), len(grid)), np.nan)
+        for i, (x, y) in enumerate(runs):
+            values[i, np.searchsorted(grid, x)] = y
+    else:
+        values = np.full((len(runs), len(grid)), np.nan)
+        for i, (x, y) in enumerate(runs):
+            ok = np.isfinite(y)
+            if ok.sum() >= 1:
+                inside = grid <= x[ok].max()
+                values[i, inside] = np.interp(grid[inside], x[ok], y[ok])
+    with np.errstate(all="ignore"):
+        valid = np.isfinite(values).any(axis=0)
+        values = values[:, valid]
+        q = np.nanpercentile(values, [25, 50, 75], axis=0) if values.size else np.empty((3, 0))
+    return grid[valid], q[0], q[1], q[2]
+
+
+def _runs_of(traj: pd.DataFrame, metric: str, x: str) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+    """Per variant label: the (x, metric) series of each of its runs."""
+    out: dict[str, list] = {}
+    for (lab, _), g in traj.groupby(["label", "run_id"], sort=False):
+        g = g.dropna(subset=[metric]).sort_values(x)
+        if len(g):
+            out.setdefault(lab, []).append((g[x].to_numpy(float), g[metric].to_numpy(float)))
+    return out
+
+
+def _draw(ax, traj: pd.DataFrame, metric: str, x: str, log: bool = False) -> bool:
+    """Median line and IQR band per variant on `ax`; whether anything was drawn."""
+    drawn = False
+    for i, (lab, runs) in enumerate(_runs_of(traj, metric, x).items()):
+        grid = None
+        if x == "train_seconds":
+            end = max(r[0].max() for r in runs)
+            grid = np.linspace(0.0, end, GRID_POINTS) if end > 0 else None
+        xs, q25, q50, q75 = band(runs, grid)
+        color = f"C{i % 10}"
+        ax.plot(xs, q50, color=color, lw=1.4, label=f"{lab} (n={len(runs)})")
+        ax.fill_between(xs, q25, q75, color=color, alpha=0.2, lw=0)
+        drawn = True
+    if log and drawn:
+        ax.set_yscale("log", nonpositive="clip")
+    return drawn
+
+
+def anytime_png(traj: pd.DataFrame, metric: str, arrow: str = "") -> bytes | None:
+    """Metric against steps (left) and training seconds (right), one row per dataset: median
+    over seeds and interquartile band per variant. `traj` needs label, dataset, run_id, step,
+    train_seconds and the metric. None when no run has the metric."""
+    traj = traj.dropna(subset=[metric]) if metric in traj else traj.iloc[0:0]
+    datasets = list(dict.fromkeys(traj["dataset"])) if len(traj) else []
+    if not datasets:
+        return None
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(10, 3.2 * len(datasets)), dpi=DPI, squeeze=False)
+    for row, dataset in zip(axes, datasets, strict=True):
+        part = traj[traj["dataset"] == dataset]
+        for ax, x, xlabel in zip(row, ["step", "train_seconds"], ["steps", "training seconds"], strict=True):
+            _draw(ax, part, metric, x)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.set_ylabel(f"{metric} {arrow}".strip(), fontsize=8)
+            ax.set_title(f"{dataset}: {metric} vs {xlabel} (median, IQR over seeds)", fontsize=9)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def diagnostics_png(traj: pd.DataFrame, dataset: str) -> bytes | None:
+    """The chapter's training diagnostics against steps for one dataset (one panel each), median
+    and IQR over seeds per variant; None when no run logged any."""
+    part = traj[traj["dataset"] == dataset]
+    present = [c for c in DIAGNOSTICS if c in part and part[c].notna().any()]
+    if not present:
+        return None
+    cols = min(3, len(present))
+    rows = math.ceil(len(present) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), dpi=DPI, squeeze=False)
+    for ax in axes.flat[len(present) :]:
+        ax.axis("off")
+    for ax, column in zip(axes.flat, present, strict=False):
+        title, log = DIAGNOSTICS[column]
+        _draw(ax, part, column, "step", log=log)
+        ax.set_title(f"{dataset}: {title}", fontsize=8)
+        ax.set_xlabel("steps (mean since the previous evaluation)", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    return _png(fig)
+
+
+def montage_png(images: dict[str, Path], title: str) -> bytes | None:
+    """The given PNG files side by side (e.g. final samples per variant), captioned by key."""
+    images = {k: p for k, p in images.items() if p.exists()}
+    if not images:
+        return None
+    cols = min(4, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.5 * rows), dpi=DPI, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (caption, path) in zip(axes.flat, images.items(), strict=False):
+        ax.imshow(plt.imread(path))
+        ax.set_title(caption, fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    return _png(fig)

@@ -1,0 +1,122 @@
+"""Checks before anything is trained or written: the results directory, disk space, and whether
+the suite's per-run resources fit the Ray cluster. Each failure is a PreflightError (exit code 2)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from genbench import runner, store
+from genbench.config import Resources, RunSpec, Suite
+
+MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
+BYTES_PER_RUN = 2 * 2**20  # a run's spec, trajectory, result and plot, with room to spare
+RAY_UNIT = 10_000  # Ray stores resource amounts in fixed point, 1/10,000 of a unit
+
+
+class PreflightError(Exception):
+    """The suite is valid but cannot run here; the message says why and what to change."""
+
+
+def check_results_root(results_root: Path, suite_name: str, n_runs: int) -> Path:
+    """Return the suite's results directory after checking that it can be created and written
+    and that its disk has room for `n_runs` runs; nothing is left behind."""
+    root = Path(results_root)
+    target = root / suite_name
+    if suite_name in ("", ".", "..") or Path(suite_name).name != suite_name:
+        raise PreflightError(f"suite name {suite_name!r} would write outside the results root {root}")
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PreflightError(f"cannot create the results directory {target}: {existing} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".genbench-write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PreflightError(
+            f"the results directory {target} is not writable ({existing}: {exc.strerror}); "
+            "choose another with --results"
+        ) from None
+    need = MIN_FREE_BYTES + n_runs * BYTES_PER_RUN
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise PreflightError(
+            f"not enough free disk space for the results in {target}: {free / 2**20:.0f} MiB free, "
+            f"{need / 2**20:.0f} MiB needed for {n_runs} runs"
+        )
+    return target
+
+
+def _units(amount: float) -> int:
+    return round(amount * RAY_UNIT)
+
+
+def slots(resources: Resources, nodes: list[dict[str, float]]) -> int:
+    """How many runs of `resources` fit at once on nodes with these total resources.
+
+    Counted per node (a run cannot span two nodes) and in Ray's fixed-point units, so that
+    e.g. gpus: 0.1 gives 10 runs per GPU where float floor division (1 // 0.1) gives 9.
+    """
+    total = 0
+    for node in nodes:
+        fit = _units(node.get("CPU", 0)) // _units(resources.cpus)
+        if resources.gpus > 0:
+            fit = min(fit, _units(node.get("GPU", 0)) // _units(resources.gpus))
+        total += fit
+    return total
+
+
+def check_fits(resources: Resources, nodes: list[dict[str, float]]) -> int:
+    """Return the number of runs that fit at once; raise PreflightError when not even one does."""
+    cpus = sum(n.get("CPU", 0) for n in nodes)
+    gpus = sum(n.get("GPU", 0) for n in nodes)
+    if resources.gpus > 0 and gpus == 0:
+        raise PreflightError(
+            f"the suite asks for {resources.gpus:g} GPUs per run (resources.gpus) but the Ray cluster "
+            f"has no GPU ({len(nodes)} nodes, {cpus:g} CPUs); set resources.gpus: 0, or join a "
+            "cluster with GPUs with --address"
+        )
+    fit = slots(resources, nodes)
+    if fit < 1:
+        raise PreflightError(
+            f"no node of the Ray cluster can hold one run of {resources.cpus:g} CPUs and "
+            f"{resources.gpus:g} GPUs (resources); the largest node has "
+            f"{max(n.get('CPU', 0) for n in nodes):g} CPUs and {max(n.get('GPU', 0) for n in nodes):g} GPUs"
+        )
+    return fit
+
+
+def cluster_nodes() -> list[dict[str, float]]:
+    """Total resources of each alive node of the Ray cluster this process is connected to."""
+    import ray
+
+    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+
+
+def preflight(
+    suite: Suite,
+    specs: list[RunSpec],
+    results_root: Path,
+    address: str | None,
+    serial: bool,
+    fresh: bool = False,
+) -> None:
+    """Run every check before `genbench run` writes or trains anything; raise PreflightError.
+
+    Joins (or starts) Ray only when runs are left to do (all of them with `fresh`) and the suite
+    does not run --serial.
+    """
+    suite_path = check_results_root(results_root, suite.name, len(specs))
+    todo = specs if fresh else [s for s in specs if not store.finished_result(suite_path, s.run_id)]
+    if serial or not todo:
+        return
+    try:
+        runner.start_ray(address)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
+        raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None
+    check_fits(suite.resources, cluster_nodes())

@@ -1,0 +1,270 @@
+"""Seed statistics and stability indicators, from result tables alone (never from a model).
+
+Statistics over seeds: mean, std, median, min, max and a bootstrap confidence interval of the
+mean (scipy.stats.bootstrap); pairwise two-sided Mann-Whitney U tests (scipy.stats.mannwhitneyu)
+with Holm's correction; ranks in which variants that do not differ significantly share a rank.
+Stability per run: diverged, collapsed, oscillation over the last quarter of evaluations, the
+gap between the best and the final value, and the time to reach a target.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from genbench.store import load_runs, run_dir
+
+CONFIDENCE = 0.95
+ALPHA = 0.05  # significance level of the pairwise tests, after Holm's correction
+LAST_FRACTION = 0.25  # oscillation is measured over the last quarter of the evaluations
+IDENTITY = ["run_id", "model", "variant", "dataset", "seed", "status", "protocol"]
+
+
+# ----------------------------------------------------------------------------- seed statistics
+
+
+def bootstrap_ci(
+    values: Sequence[float], confidence: float = CONFIDENCE, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap (BCa) confidence interval of the mean of `values`; NaN below 2 values, the value
+    itself when all values are equal (the interval of a constant is that constant)."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if len(x) < 2:
+        return math.nan, math.nan
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    lo = hi = math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BCa warns (and gives NaN) on few distinct values
+        for method in ("BCa", "percentile"):
+            res = stats.bootstrap(
+                (x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, rng=seed, method=method
+            )
+            lo, hi = res.confidence_interval
+            if np.isfinite(lo) and np.isfinite(hi):
+                break
+    return float(lo), float(hi)
+
+
+def describe(values: Sequence[float], n_resamples: int = 2000) -> dict[str, float]:
+    """n, mean, std (ddof 1), median, min, max and the 95 % bootstrap CI of the mean."""
+    x = pd.Series(values, dtype=float).dropna()
+    lo, hi = bootstrap_ci(x.to_numpy(), n_resamples=n_resamples)
+    return {
+        "n": int(len(x)),
+        "mean": float(x.mean()) if len(x) else math.nan,
+        "std": float(x.std(ddof=1)) if len(x) > 1 else math.nan,
+        "median": float(x.median()) if len(x) else math.nan,
+        "min": float(x.min()) if len(x) else math.nan,
+        "max": float(x.max()) if len(x) else math.nan,
+        "ci_lo": lo,
+        "ci_hi": hi,
+    }
+
+
+def mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney U test of a against b (NaN if either is empty)."""
+    a = [v for v in a if np.isfinite(v)]
+    b = [v for v in b if np.isfinite(v)]
+    if not a or not b:
+        return math.nan
+    if len(set(a) | set(b)) == 1:
+        return 1.0  # all values tied: no evidence of a difference (scipy would return NaN)
+    return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaNs stay NaN and do not count as tests)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(len(p), math.nan)
+    idx = [i for i in np.argsort(p, kind="stable") if np.isfinite(p[i])]
+    m, running = len(idx), 0.0
+    for k, i in enumerate(idx):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def pairwise_tests(samples: dict[str, Sequence[float]]) -> pd.DataFrame:
+    """Symmetric matrix of Holm-adjusted Mann-Whitney p-values between the labelled samples."""
+    labels = list(samples)
+    pairs = list(itertools.combinations(labels, 2))
+    adjusted = holm([mann_whitney(samples[a], samples[b]) for a, b in pairs])
+    matrix = pd.DataFrame(math.nan, index=labels, columns=labels)
+    for (a, b), p in zip(pairs, adjusted, strict=True):
+        matrix.loc[a, b] = matrix.loc[b, a] = p
+    return matrix
+
+
+def tied_ranks(
+    centres: dict[str, float], adjusted: pd.DataFrame, direction: str, alpha: float = ALPHA
+) -> dict[str, int]:
+    """Competition ranks (1, 1, 3, ...) ordered best first by `centres`; a variant shares the rank
+    of the leader of the current group unless it differs from that leader at level `alpha`."""
+    order = sorted(
+        (k for k in centres if np.isfinite(centres[k])),
+        key=lambda k: -centres[k] if direction == "max" else centres[k],
+    )
+    ranks: dict[str, int] = {}
+    leader = None
+    for position, label in enumerate(order, start=1):
+        p = adjusted.loc[leader, label] if leader is not None else math.nan
+        if leader is None or (np.isfinite(p) and p < alpha):
+            leader = label
+            ranks[label] = position
+        else:
+            ranks[label] = ranks[leader]
+    return ranks
+
+
+# ------------------------------------------------------------------------ stability per run
+
+
+def n_modes_of(spec: dict, result: dict | None, trajectory: list[dict]) -> float:
+    """Modes of a run's toy data set: from its stored mode counts, else its dataset parameters."""
+    for counts in [(result or {}).get("extras", {}).get("mode_counts")] + [
+        row.get("mode_counts") for row in trajectory
+    ]:
+        if isinstance(counts, list) and counts:
+            return float(len(counts))
+    params = spec.get("dataset_params", {})
+    if "n_modes" in params:
+        return float(params["n_modes"])
+    if "side" in params:
+        return float(params["side"] ** 2)
+    return math.nan
+
+
+def is_collapsed(final_modes: float, n_modes: float) -> float:
+    """Toy collapse: fewer than half of the modes captured at the end (1.0 / 0.0; NaN if unknown)."""
+    if not (np.isfinite(final_modes) and np.isfinite(n_modes)):
+        return math.nan
+    return float(final_modes < n_modes / 2)
+
+
+def default_target(metric: str, n_modes: float) -> float:
+    """The target a suite gets when it sets none: half of the modes for `modes`, else none (NaN)."""
+    return n_modes / 2 if metric == "modes" else math.nan
+
+
+def oscillation(values: Sequence[float], last: float = LAST_FRACTION) -> float:
+    """Population std of the last `last` fraction of the evaluations (at least 2; NaN below)."""
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    k = max(2, math.ceil(last * len(x)))
+    return float(np.std(x[-k:])) if len(x) >= 2 else math.nan
+
+
+def best_gap(values: Sequence[float], direction: str) -> float:
+    """How much worse the final value is than the best one of the trajectory (>= 0)."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if not len(x):
+        return math.nan
+    return float(x.max() - x[-1]) if direction == "max" else float(x[-1] - x.min())
+
+
+def time_to_target(rows: list[dict], metric: str, direction: str, target: float) -> tuple[float, float]:
+    """Step and training seconds of the first evaluation at or beyond `target` (NaN if never)."""
+    if not np.isfinite(target):
+        return math.nan, math.nan
+    for row in rows:
+        v = row.get(metric)
+        if v is not None and np.isfinite(v) and (v >= target if direction == "max" else v <= target):
+            return float(row["step"]), float(row.get("train_seconds", math.nan))
+    return math.nan, math.nan
+
+
+def run_indicators(
+    status: str,
+    rows: list[dict],
+    metric: str,
+    direction: str,
+    n_modes: float = math.nan,
+    target: float | None = None,
+) -> dict[str, float]:
+    """Stability indicators of one run from its status and trajectory `rows` (in step order)."""
+    values = [r.get(metric) for r in rows if r.get(metric) is not None]
+    final = values[-1] if values and status == "ok" else math.nan
+    target = default_target(metric, n_modes) if target is None else target
+    steps, seconds = time_to_target(rows, metric, direction, target)
+    return {
+        "diverged": float(status == "diverged"),
+        "collapsed": is_collapsed(final, n_modes) if metric == "modes" and status == "ok" else math.nan,
+        "final": final,
+        "oscillation": oscillation(values),
+        "best_gap": best_gap(values, direction) if status == "ok" else math.nan,
+        "target": target,
+        "steps_to_target": steps,
+        "seconds_to_target": seconds,
+    }
+
+
+# ------------------------------------------------------------------------ from the store
+
+
+def read_trajectory(suite_path: Path, run_id: str) -> list[dict]:
+    """A run's stored trajectory rows ([] when it has none)."""
+    path = run_dir(suite_path, run_id) / "trajectory.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_trajectories(suite_path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Long table of every stored evaluation (run_id, step, train_seconds, metrics, train.*) and
+    the number of modes of each run's data set (NaN if not a mixture)."""
+    rows, modes = [], {}
+    for run in load_runs(suite_path):
+        run_id = run["spec"]["run_id"]
+        trajectory = read_trajectory(suite_path, run_id)
+        modes[run_id] = n_modes_of(run["spec"], run["result"], trajectory)
+        for row in trajectory:
+            rows.append({"run_id": run_id, **{k: v for k, v in row.items() if not isinstance(v, list)}})
+    return pd.DataFrame(rows), modes
+
+
+def indicators_table(
+    table: pd.DataFrame,
+    traj: pd.DataFrame,
+    modes: dict[str, float],
+    metric: str,
+    direction: str,
+    target: float | None = None,
+) -> pd.DataFrame:
+    """One row per finished run (ok or diverged) of the runs `table` with its indicators."""
+    out = []
+    finished = table[table["status"].isin(["ok", "diverged"])]
+    by_run = {k: g.sort_values("step") for k, g in traj.groupby("run_id")} if len(traj) else {}
+    for run in finished.to_dict("records"):
+        group = by_run.get(run["run_id"])
+        rows = group.to_dict("records") if group is not None and metric in group else []
+        rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))} for r in rows]
+        n = modes.get(run["run_id"], math.nan)
+        ind = run_indicators(run["status"], rows, metric, direction, n, target)
+        out.append({k: run.get(k) for k in IDENTITY} | {"n_modes": n} | ind)
+    return pd.DataFrame(out)
+
+
+def stability_table(indicators: pd.DataFrame) -> pd.DataFrame:
+    """Per model variant x dataset: finished runs, diverged and collapsed rates, and medians of
+    oscillation, best-minus-final gap and time to target (over the runs that reached it)."""
+    if indicators.empty:
+        return pd.DataFrame()
+    grouped = indicators.groupby(["model", "variant", "dataset"], sort=False, dropna=False)
+    return grouped.agg(
+        runs=("run_id", "count"),
+        diverged_rate=("diverged", "mean"),
+        collapsed_rate=("collapsed", "mean"),
+        oscillation=("oscillation", "median"),
+        best_gap=("best_gap", "median"),
+        reached_rate=("steps_to_target", lambda s: float(s.notna().mean())),
+        steps_to_target=("steps_to_target", "median"),
+        seconds_to_target=("seconds_to_target", "median"),
+    ).reset_index()

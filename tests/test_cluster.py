@@ -1,0 +1,179 @@
+"""A real two-node Ray cluster on this machine: a suite survives the loss of the worker node.
+
+Both nodes are `ray start --block` processes, each in a session of its own (start_new_session),
+with its own --temp-dir in a short directory of its own (a Unix socket path has at most 107 bytes,
+too few for pytest's tmp paths), removed afterwards. Ray rewrites 127.0.0.1 given as --node-ip-address to
+the machine's routable address (ray._private.services.resolve_ip_for_localhost), so the nodes use
+127.0.0.2: still loopback, and Ray keeps it. Ray's servers listen on all interfaces whatever the
+node address; nothing here sends traffic off the machine. Authentication is Ray's token mode with a
+random token given to every process through RAY_AUTH_TOKEN (nothing read from or written to
+~/.ray). Teardown kills every process of the two sessions this test created, and only those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds session members in /proc"),
+]
+
+NODE_IP = "127.0.0.2"
+STARTED = "Ray runtime started"  # what `ray start` prints once its node is up
+RAY = str(Path(sys.executable).with_name("ray"))
+N_RUNS = 6
+SUITE = f"""\
+name: cluster
+seeds: {list(range(N_RUNS))}
+budget: {{seconds: 4}}
+resources: {{cpus: 1}}
+eval: {{samples: 200}}
+datasets: [{{name: ring8, train_size: 2000, test_size: 500}}]
+models: [{{name: gan, z_dim: 8, hidden: 32, batch_size: 64}}]
+metrics: [mode_coverage]
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Every live process of session `sid` (Ray puts its workers in process groups of their own)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def _kill_session(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Send `sig` to every process of the session that `proc` leads."""
+    for pid in _session_pids(proc.pid):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _alive_nodes(address: str, env: dict) -> int:
+    code = (
+        f"import ray; ray.init(address={address!r}, logging_level='error', log_to_driver=False); "
+        "print('ALIVE', sum(n['Alive'] for n in ray.nodes()))"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        return 0
+    words = proc.stdout.split()
+    return int(words[words.index("ALIVE") + 1]) if "ALIVE" in words else 0
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A head node and a worker node of one CPU each; yields (address, env, worker process)."""
+    port = _free_port()
+    address = f"{NODE_IP}:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32), COLUMNS="200")
+    head_env = {**env, "RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+    common = ["--node-ip-address", NODE_IP, "--num-cpus", "1", "--object-store-memory", str(80 * 2**20)]
+    common += ["--disable-usage-stats", "--block"]
+    head_cmd = [RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false"]
+    ray_tmp = Path(tempfile.mkdtemp(prefix="gb-ray-"))
+    head_cmd += ["--ray-client-server-port", str(_free_port()), "--temp-dir", str(ray_tmp / "head")]
+    worker_cmd = [RAY, "start", "--address", address, "--temp-dir", str(ray_tmp / "worker")]
+    procs = []
+    try:
+        for cmd, node_env, log in [(head_cmd, head_env, "head.log"), (worker_cmd, env, "worker.log")]:
+            with open(tmp_path / log, "w") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [*cmd, *common],
+                        env=node_env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        deadline = time.monotonic() + 120
+        logs = [tmp_path / "head.log", tmp_path / "worker.log"]
+        while not all(STARTED in log.read_text() for log in logs) or _alive_nodes(address, env) < 2:
+            assert time.monotonic() < deadline, "the two-node cluster did not come up in 120 s"
+            assert all(p.poll() is None for p in procs), "".join(log.read_text()[-2000:] for log in logs)
+            time.sleep(1)
+        yield address, env, procs[1]
+    finally:
+        for proc in reversed(procs):
+            _kill_session(proc, signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            _kill_session(proc)
+            proc.wait(timeout=10)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason="runner.run_on_ray sizes its pool to the cluster at the start and replaces a lost worker: "
+    "after a node dies the replacement actor waits for a CPU that the idle survivor never frees, and "
+    "the retried run is handed to that unplaced actor, so the suite never ends (CLI killed at 90 s)",
+)
+def test_suite_survives_losing_the_worker_node(cluster, tmp_path):
+    address, env, worker_node = cluster
+    (tmp_path / "cluster.yaml").write_text(SUITE)
+    runs = tmp_path / "results" / "cluster" / "runs"
+    cmd = [sys.executable, "-m", "genbench.cli", "run", "cluster.yaml", "--address", address]
+    with open(tmp_path / "cli.log", "w") as log:
+        cli = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not list(runs.glob("*/result.json")):  # one run done: the others are mid-run
+                assert cli.poll() is None, (tmp_path / "cli.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no run finished in 120 s"
+                time.sleep(0.2)
+            _kill_session(worker_node)
+            worker_node.wait(timeout=10)
+            code = cli.wait(timeout=90)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait()
+    output = (tmp_path / "cli.log").read_text()
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    board = pd.read_csv(tmp_path / "results" / "cluster" / "leaderboard.csv")
+    assert len(board) == N_RUNS and board["run_id"].is_unique
+    assert sorted(board["seed"]) == list(range(N_RUNS))
+    assert set(board["status"]) <= {"ok", "failed"}, board["status"].tolist()
+    # one actor per node, so the dead node held at most one run; every other run finished
+    assert (board["status"] == "ok").sum() >= N_RUNS - 1, board[["status", "error"]].to_string()
+    for row in board[board["status"] == "failed"].itertuples():
+        result = json.loads((runs / row.run_id / "result.json").read_text())
+        assert "lost" in result["error"] or "died" in result["error"], result["error"]
