@@ -8,11 +8,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from genbench.config import SuiteError
+from genbench.config import EXIT_INTERRUPTED, SuiteError
 from genbench.preflight import PreflightError
 
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C (run_suite returns the same)
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:

@@ -30,6 +30,9 @@ MAX_NODES = 20_000  # YAML values, every alias expanded (a "billion laughs" bomb
 MAX_RUNS = 10_000  # runs of one suite; lists of hyper-parameters multiply
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
 class SuiteError(Exception):
     """A suite file that cannot be run; the message names the file, the key and the line."""
 

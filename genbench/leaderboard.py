@@ -159,11 +159,18 @@ def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, s
     )
 
 
+def _picture_link(suite_path: Path, run_id: str) -> str:
+    """A Markdown link to a run's final samples picture, relative to the leaderboard."""
+    relative = Path("runs") / run_id / "samples.png"
+    return f"[samples]({relative.as_posix()})" if (suite_path / relative).exists() else ""
+
+
 def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Rebuild leaderboard.csv (per run), leaderboard_summary.csv and leaderboard.md."""
     table, directions = runs_table(suite_path)
     summary = summary_table(table, directions)
-    text = markdown(table, summary, directions)
+    pictures = [_picture_link(suite_path, run_id) for run_id in table["run_id"]]
+    text = markdown(table.assign(samples=pictures), summary, directions)
     write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard.md", text.encode())

@@ -13,16 +13,15 @@ from pathlib import Path
 from rich.console import Console
 
 from genbench import checkpoint, runner, store
-from genbench.config import RunSpec, load_suite
+from genbench.config import EXIT_INTERRUPTED, RunSpec, load_suite
 from genbench.leaderboard import write_leaderboard
-from genbench.plots import write_scatter
+from genbench.plots import write_run_pictures
 from genbench.preflight import preflight
 from genbench.progress import SuiteProgress
 from genbench.registry import METRICS
 from genbench.report import write_report
 
 LEADERBOARD_EVERY_S = 10.0
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 @contextlib.contextmanager
@@ -80,9 +79,7 @@ def run_suite(
 
     def on_result(spec: RunSpec, result: dict) -> None:
         path = store.write_run(suite_path, spec, result)
-        if result.get("samples") is not None and result.get("real") is not None:
-            title = f"{spec.label} | {spec.dataset} seed {spec.seed} | step {result['steps']}"
-            write_scatter(path / "samples.png", result["samples"], result["real"], title)
+        write_run_pictures(path, result, f"{spec.label} | {spec.dataset} seed {spec.seed}")
         progress.finish(spec, result)
         if time.perf_counter() - last_board[0] > LEADERBOARD_EVERY_S:
             write_leaderboard(suite_path)

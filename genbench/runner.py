@@ -2,9 +2,11 @@
 
 A pool of long-lived actors, one per free slot of the cluster, takes runs one after another, so
 torch is imported once per worker rather than once per run; each run reseeds every generator
-at its start, so no state leaks from one run into the next. A dead actor is replaced and its run
-starts again on the new one, continuing from its last checkpoint, up to the run's
-`checkpoint.max_attempts`; then it is recorded as failed and the suite goes on. Restarts are the
+at its start, so no state leaks from one run into the next. A dead actor's run is queued again,
+first in line, and continues from its last checkpoint on the next free worker, up to the run's
+`checkpoint.max_attempts`; then it is recorded as failed and the suite goes on. A dead actor is
+replaced only once the cluster has a free slot for it (or no worker is left): after a node is
+lost, a replacement that can never be placed would otherwise hold its run forever. Restarts are the
 driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
 `stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
 """
@@ -162,6 +164,7 @@ def run_on_ray(
     pending = deque(specs)
     attempts: dict[str, int] = {}  # run id -> runs handed to a worker so far
     idle = [new_worker() for _ in range(n_workers)]
+    live = n_workers  # workers of the pool not known to be dead
     running: dict = {}  # object ref -> (worker, spec)
     stopping_since: float | None = None
     while pending or running:
@@ -170,6 +173,9 @@ def run_on_ray(
             pending.clear()
             for worker, _ in running.values():
                 worker.stop.remote()
+        if pending and not idle and (live == 0 or (live < n_workers and _free_slot(resources))):
+            idle.append(new_worker())
+            live += 1
         while idle and pending:
             worker, spec = idle.pop(), pending.popleft()
             running[worker.run.remote(spec, checkpoints(spec) if checkpoints else None)] = (worker, spec)
@@ -182,10 +188,9 @@ def run_on_ray(
             try:
                 result = ray.get(ref)
                 idle.append(worker)
-            except ray.exceptions.RayError as exc:  # the worker died: replace it, maybe retry
+            except ray.exceptions.RayError as exc:  # the worker died: maybe retry its run
                 ray.kill(worker, no_restart=True)
-                if stopping_since is None:
-                    idle.append(new_worker())
+                live -= 1
                 result = _lost(spec, attempts[spec.run_id], exc, stopping_since is not None)
                 if result is None:
                     pending.appendleft(spec)  # next on the fresh worker, from its checkpoint
@@ -194,6 +199,7 @@ def run_on_ray(
         if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
             for ref, (worker, spec) in list(running.items()):
                 ray.kill(worker, no_restart=True)
+                live -= 1
                 error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
                 restarts = attempts[spec.run_id] - 1
                 on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
@@ -202,6 +208,14 @@ def run_on_ray(
             _poll_progress(running, on_progress)
     for worker in idle:
         ray.kill(worker, no_restart=True)
+
+
+def _free_slot(resources) -> bool:
+    """Whether the cluster has room for one more worker of `resources` right now."""
+    import ray
+
+    free = ray.available_resources()
+    return free.get("CPU", 0) >= resources.cpus and free.get("GPU", 0) >= resources.gpus
 
 
 def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict | None:

@@ -25,6 +25,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would ignore the umask
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -33,6 +34,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -80,7 +88,7 @@ def write_run(suite_path: Path, spec: RunSpec, result: dict) -> Path:
     path = run_dir(suite_path, spec.run_id)
     lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result["trajectory"])
     write_atomic(path / "trajectory.jsonl", lines.encode())
-    summary = {k: v for k, v in result.items() if k not in ("trajectory", "samples", "real")}
+    summary = {k: v for k, v in result.items() if k not in ("trajectory", "samples", "real", "pictures")}
     write_json(path / "result.json", {"run_id": spec.run_id, **summary})
     return path
 

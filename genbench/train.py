@@ -16,6 +16,7 @@ import torch
 
 import genbench
 from genbench import checkpoint
+from genbench.artifacts import image_grid, vae_artifacts
 from genbench.config import RunSpec
 from genbench.data.pixels import to_model
 from genbench.metrics import EvalContext
@@ -86,6 +87,7 @@ class Trainer:
         self.metrics = {name: METRICS.get(name) for name in spec.metrics}
         self.step, self.train_seconds = 0, 0.0
         self.trajectory: list[dict] = []
+        self.grids: dict[int, np.ndarray] = {}  # image runs: 8x8 samples at each evaluation
         self.train_sums: dict[str, float] = {}  # sums of train_step outputs since the last evaluation
         self.steps_since_eval = 0
         self.last_losses: dict[str, float] = {}
@@ -119,9 +121,20 @@ class Trainer:
         self.model.eval()
         for metric in self.metrics.values():
             row.update(metric.fn(self.model, self.dataset, ctx))
+        if self.dataset.kind == "image":
+            self.grids[self.step] = image_grid(ctx.samples)
         self.model.train()
         self.trajectory.append(row)
         return ctx
+
+    @torch.no_grad()
+    def pictures(self) -> dict:
+        """Picture data for the driver: sample grids per evaluation, and the VAE's figures."""
+        out: dict = {"grids": dict(self.grids)} if self.grids else {}
+        if self.dataset.kind == "image" and hasattr(self.model, "encode"):
+            self.model.eval()
+            out.update(vae_artifacts(self.model, self.dataset))
+        return out
 
     def state_dict(self) -> dict:
         """Everything a resumed run needs to go on bit for bit: model, optimizers, counters,
@@ -233,6 +246,7 @@ def train(
         "checkpoints": {k: v for k, v in run.saves.items() if k != "step"},
         "trajectory": run.trajectory,
         "samples": None if samples is None else samples.numpy(),
+        "pictures": run.pictures() if status == "ok" else {},
         "real": dataset.test[: spec.eval.samples].numpy() if dataset.kind == "toy2d" else None,
     }
 

@@ -138,13 +138,6 @@ def cluster(tmp_path):
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=subprocess.TimeoutExpired,
-    reason="runner.run_on_ray sizes its pool to the cluster at the start and replaces a lost worker: "
-    "after a node dies the replacement actor waits for a CPU that the idle survivor never frees, and "
-    "the retried run is handed to that unplaced actor, so the suite never ends (CLI killed at 90 s)",
-)
 def test_suite_survives_losing_the_worker_node(cluster, tmp_path):
     address, env, worker_node = cluster
     (tmp_path / "cluster.yaml").write_text(SUITE)

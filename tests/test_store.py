@@ -160,10 +160,6 @@ def test_write_manifest_keeps_existing_spec_files(tmp_path):
     assert sorted(p.name for p in suite_path.iterdir()) == ["runs", "suite.json"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="genbench bug: write_atomic keeps mkstemp's 0600 mode, so stored files ignore the umask",
-)
 def test_written_files_follow_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
