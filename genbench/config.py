@@ -84,6 +84,7 @@ class Suite(_Strict):
     resources: Resources = Resources()
     eval: EvalSettings = EvalSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
+    data_dir: str | None = None  # root of image data sets not given their own data_dir
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
@@ -121,6 +122,7 @@ class RunSpec(_Strict):
         """Stable hash of everything that determines the run's numbers (not suite, resources, checkpoint)."""
         keys = ["model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"]
         payload = self.model_dump(mode="json", include=set(keys))
+        payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
         payload["spec_version"] = SPEC_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -239,7 +241,7 @@ def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _variant_label(given: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in given.items())
+    return " ".join(f"{k}={v}" for k, v in given.items() if k != "data_dir")
 
 
 def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: _Errors):
@@ -307,7 +309,8 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
     except ValidationError as exc:
         errors.add_validation((), exc, Suite)
         errors.raise_if_any()
-    datasets = _resolve_entries("datasets", suite.datasets, DATASETS, "params", errors)
+    entries = [_with_data_dir(e, suite.data_dir, path.parent.resolve()) for e in suite.datasets]
+    datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors)
     models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
     for i, metric in enumerate(suite.metrics):
         if metric in suite.metrics[:i]:
@@ -321,6 +324,19 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     errors.raise_if_any()
     return suite, *_runs(suite, datasets, models)
+
+
+def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> dict[str, Any]:
+    """The entry with the suite's data_dir where its family takes one and it sets none; relative
+    paths are taken from the suite file's folder."""
+    name = entry.get("name")
+    family = DATASETS.get(name) if isinstance(name, str) and name in DATASETS else None
+    if family is None or "data_dir" not in family.params.model_fields:
+        return entry
+    value = entry.get("data_dir", data_dir)
+    if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        value = str(base / value)
+    return {**entry, "data_dir": value} if value is not None else entry
 
 
 def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:

@@ -3,6 +3,7 @@ the suite's per-run resources fit the Ray cluster. Each failure is a PreflightEr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -90,6 +91,25 @@ def check_fits(resources: Resources, nodes: list[dict[str, float]]) -> int:
     return fit
 
 
+def check_data(specs: list[RunSpec]) -> None:
+    """Load every image data set the runs need, once, on the driver: a missing one stops the suite
+    here, and a download (with network access) happens once rather than in every worker."""
+    from genbench.data.images import DataMissing
+    from genbench.registry import DATASETS
+
+    seen: set[str] = set()
+    for spec in specs:
+        entry = DATASETS.get(spec.dataset)
+        key = json.dumps([spec.dataset, spec.dataset_params], sort_keys=True)
+        if entry.kind != "image" or key in seen:
+            continue
+        seen.add(key)
+        try:
+            entry.build(entry.params(**spec.dataset_params))
+        except DataMissing as exc:
+            raise PreflightError(str(exc)) from None
+
+
 def cluster_nodes() -> list[dict[str, float]]:
     """Total resources of each alive node of the Ray cluster this process is connected to."""
     import ray
@@ -112,6 +132,7 @@ def preflight(
     """
     suite_path = check_results_root(results_root, suite.name, len(specs))
     todo = specs if fresh else [s for s in specs if not store.finished_result(suite_path, s.run_id)]
+    check_data(todo)
     if serial or not todo:
         return
     try:

@@ -76,3 +76,17 @@ def test_mnist_vae_elbo_improves(tmp_path):
     assert result["status"] == "ok" and [r["step"] for r in result["trajectory"]] == [0, 150, 300]
     assert elbos[0] < -500  # untrained: about 784 * log 2 = 543 nats and worse
     assert elbos[-1] > elbos[0] + 200
+
+
+def test_missing_data_stops_before_training(tmp_path):
+    """Offline and without the files, the suite stops with exit 2, says what to put where, and
+    writes no results."""
+    (tmp_path / "m.yaml").write_text(
+        "name: m\nseeds: [0]\nbudget: {steps: 10}\ndata_dir: data\n"
+        "datasets: [{name: fashion_mnist}]\nmodels: [{name: vae, decoder: bernoulli}]\nmetrics: [elbo]\n"
+    )
+    done = run_cli("run", "m.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert str(tmp_path / "data" / "FashionMNIST" / "raw") in done.stderr
+    assert "t10k-labels-idx1-ubyte.gz" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "results").exists()

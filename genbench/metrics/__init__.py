@@ -10,12 +10,23 @@ from genbench.data.pixels import to_unit
 
 
 class EvalContext:
-    """What one evaluation shares between metrics: the sample count, an RNG, and one draw."""
+    """What one evaluation shares between metrics: the sample count, an RNG, one draw of samples,
+    whether it is the final evaluation, evaluation settings, a cache (e.g. features of the draw)
+    and the protocol each metric records for its numbers."""
 
-    def __init__(self, model, n_samples: int, seed: int) -> None:
+    def __init__(self, model, n_samples: int, seed: int, final: bool = False, settings=None) -> None:
         self.model = model
         self.n_samples = n_samples
         self.generator = torch.Generator().manual_seed(seed)
+        self.final = final
+        self.settings = settings  # the suite's EvalSettings (None in direct calls: defaults apply)
+        self.cache: dict = {}
+        self.protocols: dict[str, dict] = {}
+
+    def setting(self, name: str, default):
+        """An evaluation setting of the suite, or `default` when there is none."""
+        value = getattr(self.settings, name, None)
+        return default if value is None else value
 
     @cached_property
     def samples(self) -> torch.Tensor:

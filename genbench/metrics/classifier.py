@@ -1,0 +1,150 @@
+"""The MNIST classifier genbench trains itself: features for FID & co. on MNIST-like data and
+labels for mode counting. Cached on disk under a hash of the data and the training recipe."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+RECIPE = {"arch": "conv32-conv64-fc128", "epochs": 2, "batch": 128, "lr": 1e-3, "seed": 0, "version": 1}
+ENV_CACHE = "GENBENCH_CACHE"
+SIDE = 28  # the classifier's input side; other sizes are resized bilinearly
+
+
+class MnistNet(nn.Module):
+    """Two 3x3 conv layers (32, 64 channels, each with 2x2 max-pooling), a 128-unit hidden layer
+    (the penultimate features) and 10 logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        )  # fmt: skip
+        self.hidden = nn.Sequential(nn.Linear(64 * 7 * 7, 128), nn.ReLU())
+        self.out = nn.Linear(128, 10)
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(penultimate features, logits) of grey images in [0, 1], (N, 1, H, W)."""
+        if x.shape[-1] != SIDE:
+            x = F.interpolate(x, size=(SIDE, SIDE), mode="bilinear", align_corners=False)
+        h = self.hidden(self.conv(x - 0.1307))
+        return h, self.out(h)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[1]
+
+
+def cache_dir() -> Path:
+    """Where trained classifiers and reference statistics live: $GENBENCH_CACHE, else ~/.cache."""
+    if os.environ.get(ENV_CACHE):
+        return Path(os.environ[ENV_CACHE]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genbench" / "cache"
+
+
+def data_hash(dataset) -> str:
+    """sha256 of a data set's images and labels, both splits (what the classifier is trained on)."""
+    h = hashlib.sha256()
+    for t in (dataset.train_images, dataset.train_labels, dataset.test_images, dataset.test_labels):
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes (the weights hash recorded with every number)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@torch.no_grad()
+def accuracy(net: MnistNet, images: torch.Tensor, labels: torch.Tensor, batch: int = 2000) -> float:
+    """Fraction of uint8 images (N, 1, H, W) classified correctly."""
+    net.eval()
+    hits = sum(int((net(x.float() / 255).argmax(1) == y).sum()) for x, y in zip(images.split(batch), labels.split(batch)))
+    return hits / len(images)
+
+
+def train_classifier(dataset) -> tuple[MnistNet, dict]:
+    """Train MnistNet on the training split with Adam (RECIPE), deterministic; return it and
+    its record (test accuracy, seconds, data hash, recipe)."""
+    tick = time.perf_counter()
+    gen = torch.Generator().manual_seed(RECIPE["seed"])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RECIPE["seed"])
+        net = MnistNet()
+        opt = torch.optim.Adam(net.parameters(), lr=RECIPE["lr"])
+        x_all, y_all = dataset.train_images, dataset.train_labels
+        for _ in range(RECIPE["epochs"]):
+            net.train()
+            for idx in torch.randperm(len(x_all), generator=gen).split(RECIPE["batch"]):
+                loss = F.cross_entropy(net(x_all[idx].float() / 255), y_all[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    net.eval()
+    record = {
+        "test_accuracy": accuracy(net, dataset.test_images, dataset.test_labels),
+        "train_seconds": round(time.perf_counter() - tick, 1),
+        "data_hash": data_hash(dataset),
+        "recipe": RECIPE,
+        "torch": torch.__version__,
+    }
+    return net, record
+
+
+def classifier_path(dataset, root: Path | None = None) -> Path:
+    """The cache file of the classifier of `dataset`: named by a hash of its data and the recipe."""
+    key = hashlib.sha256((data_hash(dataset) + json.dumps(RECIPE, sort_keys=True)).encode()).hexdigest()[:16]
+    return (root or cache_dir()) / "classifiers" / f"{dataset.name}-{key}.pt"
+
+
+def load_or_train(dataset, root: Path | None = None) -> tuple[MnistNet, dict, Path]:
+    """The cached classifier of `dataset` (trained and written on the first call), its record
+    (with `weights_hash`), and its file."""
+    path = classifier_path(dataset, root)
+    if not path.exists():
+        net, record = train_classifier(dataset)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"state_dict": net.state_dict(), "record": record}, tmp)
+        os.replace(tmp, path)
+    net, record = load_file(path)
+    return net, record, path
+
+
+def load_file(path: Path) -> tuple[MnistNet, dict]:
+    """A classifier and its record (plus `weights_hash`, the file's sha256) from a cache file."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = MnistNet()
+    net.load_state_dict(blob["state_dict"])
+    return net.eval(), {**blob["record"], "weights_hash": file_hash(path)}
+
+
+def mnist_source(dataset_name: str) -> str:
+    """The data set whose classifier judges `dataset_name` (binarized and stacked MNIST: MNIST's)."""
+    return "mnist" if dataset_name in ("mnist", "binarized_mnist", "stacked_mnist") else dataset_name
+
+
+def classifier_for(dataset, ctx=None) -> tuple[MnistNet, dict, Path]:
+    """The classifier that judges samples of `dataset`, cached per process (and per evaluation)."""
+    from genbench.data.images import build_torchvision
+
+    data_dir = getattr(dataset, "data_dir", None)
+    key = (mnist_source(dataset.name), data_dir)
+    if key not in _LOADED:
+        source = dataset
+        if dataset.name != key[0] or dataset.shape[-1] != SIDE:
+            from genbench.data.images import MnistParams
+
+            source = build_torchvision(key[0])(MnistParams(data_dir=data_dir))
+        _LOADED[key] = load_or_train(source)
+    return _LOADED[key]
+
+
+_LOADED: dict = {}
