@@ -66,6 +66,13 @@ class EvalSettings(_Strict):
 
     every: int | None = Field(None, gt=0)
     samples: int = Field(2500, gt=0)
+    # feature and likelihood metrics (genbench.metrics); left out of the run id while at their defaults
+    feature_extractor: str = Field("auto", pattern=r"^(auto|inception|mnist_classifier)$")
+    feature_extractor_weights_path: str | None = None
+    real_samples: int | None = Field(None, gt=0)  # test images for reference features (None: all)
+    nll_k: int = Field(5000, gt=0)  # importance samples of `nll` at the final evaluation
+    nll_k_train: int = Field(100, gt=0)  # ... and at in-training evaluations
+    nll_examples: int | None = Field(None, gt=0)  # test examples for `nll` (None: all)
 
 
 class CheckpointSettings(_Strict):
@@ -85,6 +92,7 @@ class Suite(_Strict):
     eval: EvalSettings = EvalSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
     data_dir: str | None = None  # root of image data sets not given their own data_dir
+    target: float | None = Field(None, allow_inf_nan=False)  # primary metric's value for time-to-target
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
@@ -123,6 +131,10 @@ class RunSpec(_Strict):
         keys = ["model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"]
         payload = self.model_dump(mode="json", include=set(keys))
         payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
+        defaults = EvalSettings().model_dump(mode="json")
+        for key in set(defaults) - {"every", "samples"}:  # ids of runs from before these keys stay
+            if payload["eval"][key] == defaults[key]:
+                del payload["eval"][key]
         payload["spec_version"] = SPEC_VERSION
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -323,7 +335,23 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
     if n_runs > MAX_RUNS:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     errors.raise_if_any()
-    return suite, *_runs(suite, datasets, models)
+    specs, notes = _runs(suite, datasets, models)
+    _check_metrics(specs, path)
+    return suite, specs, notes
+
+
+def _check_metrics(specs: list[RunSpec], path: Path) -> None:
+    """Stop before anything runs when a metric cannot be computed here (e.g. no inception weights)."""
+    seen = set()
+    for spec in specs:
+        for name in spec.metrics:
+            if (name, spec.dataset, spec.eval) in seen:
+                continue
+            seen.add((name, spec.dataset, spec.eval))
+            entry = METRICS.get(name)
+            problem = entry.check(spec) if entry.check and DATASETS.get(spec.dataset).kind in entry.dataset_kinds else None
+            if problem:
+                raise SuiteError(f"{path}: metric {name!r} on {spec.dataset}: {problem}")
 
 
 def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> dict[str, Any]:

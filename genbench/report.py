@@ -137,8 +137,9 @@ def _median_run(table: pd.DataFrame, metric: str) -> dict[tuple, str]:
 
 
 def build_report(suite_path: Path, target: float | None = None) -> Report:
-    """Assemble the report of the suite stored at `suite_path`."""
+    """Assemble the report of the suite stored at `suite_path` (target: the suite file's unless given)."""
     suite_path = Path(suite_path)
+    target = read_manifest(suite_path).get("target") if target is None else target
     runs = load_runs(suite_path)
     table, directions = runs_table(suite_path)
     table = table.assign(**{m: float("nan") for m in directions if m not in table})  # none finished yet

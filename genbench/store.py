@@ -63,10 +63,12 @@ def run_dir(suite_path: Path, run_id: str) -> Path:
     return suite_path / "runs" / run_id
 
 
-def write_manifest(suite_path: Path, specs: list[RunSpec], source: str, metrics: dict[str, str]) -> None:
-    """Record the runs of the current suite file (the leaderboard shows only these) and its
-    metric outputs in suite order with their directions (the first one is the primary)."""
-    manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics}
+def write_manifest(
+    suite_path: Path, specs: list[RunSpec], source: str, metrics: dict[str, str], target: float | None = None
+) -> None:
+    """Record the runs of the current suite file (the leaderboard shows only these), its metric
+    outputs in suite order with their directions (the first one is the primary), and its target."""
+    manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
     write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
         path = run_dir(suite_path, spec.run_id) / "spec.json"

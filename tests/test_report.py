@@ -185,3 +185,23 @@ def test_report_of_a_suite_without_finished_runs(tmp_path):
     md = paths["md"].read_text()
     assert "9 pending" in md and "![" not in md
     assert "<img" not in paths["html"].read_text()
+
+
+def test_suite_target_reaches_the_report(suite, tmp_path):
+    """A suite file's `target` is kept in the manifest and used for time-to-target."""
+    from genbench.config import load_suite
+
+    (tmp_path / "t.yaml").write_text(SUITE + "target: 1.5\n")
+    loaded, _, _ = load_suite(tmp_path / "t.yaml")
+    assert loaded.target == 1.5
+    manifest = json.loads((suite / "suite.json").read_text())
+    assert manifest["target"] is None  # the module's suite sets none
+    manifest["target"] = 1.5
+    (suite / "suite.json").write_text(json.dumps(manifest))
+    try:
+        write_report(suite)
+        assert "to the target (1.5)" in (suite / "report.md").read_text()
+    finally:
+        manifest["target"] = None
+        (suite / "suite.json").write_text(json.dumps(manifest))
+        write_report(suite)
