@@ -52,12 +52,9 @@ class WGAN(GenerativeModel):
     @torch.no_grad()
     def clip_fraction(self) -> float:
         """Fraction of critic weights at the bound ±c (within 1e-12 relative, in their dtype)."""
-        at, total = 0, 0
-        for p in self.critic.parameters():
-            bound = torch.tensor(self.hp.clip, dtype=p.dtype, device=p.device)
-            at += int(((p.abs() - bound).abs() <= 1e-12 * bound).sum())
-            total += p.numel()
-        return at / total
+        weights = torch.cat([p.reshape(-1) for p in self.critic.parameters()])
+        bound = torch.tensor(self.hp.clip, dtype=weights.dtype, device=weights.device)
+        return float(((weights.abs() - bound).abs() <= 1e-12 * bound).float().mean())  # one sync
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """n_critic critic steps with clipping, then one generator step (algorithm 13.2)."""

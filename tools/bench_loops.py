@@ -1,0 +1,111 @@
+"""The hand-written side of tools/bench_trainer.py: each family's update rule in plain PyTorch.
+
+Same nets (taken from a model genbench built), same batch sampling, optimizers, losses and random
+draws in the same order as genbench's models, so from the same seed the parameters agree to the
+bit; `diag=True` also computes what the models return every step (losses as floats, the
+generator's gradient norm, the W-GAN's fraction of clipped weights).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+
+def batches(dataset, batch_size: int, rng: torch.Generator) -> Callable[[], torch.Tensor]:
+    """Hand-written batch sampling: indices with replacement, images scaled to [-1, 1]."""
+    if dataset.kind == "toy2d":
+        data = dataset.train
+        return lambda: data[torch.randint(len(data), (batch_size,), generator=rng)]
+    images = dataset.train_images
+    return lambda: (
+        images[torch.randint(len(images), (batch_size,), generator=rng)].float() / 255.0 * 2.0 - 1.0
+    )
+
+
+def grad_norm(net: torch.nn.Module) -> float:
+    """Total L2 norm of the gradients of `net` (one sync)."""
+    norms = [p.grad.detach().pow(2).sum() for p in net.parameters() if p.grad is not None]
+    return float(torch.stack(norms).sum().sqrt())
+
+
+def clip_fraction(net: torch.nn.Module, clip: float) -> float:
+    """Fraction of the weights of `net` at the bound ±clip, computed as the W-GAN does."""
+    at, total = 0, 0
+    with torch.no_grad():
+        for p in net.parameters():
+            bound = torch.tensor(clip, dtype=p.dtype)
+            at += int(((p.abs() - bound).abs() <= 1e-12 * bound).sum())
+            total += p.numel()
+    return at / total
+
+
+def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
+    """The update rule of `model`'s family written out in plain PyTorch, on `model`'s nets."""
+    if hasattr(model, "discriminator"):  # GAN and DCGAN: algorithm 13.1
+        G, D = model.generator, model.discriminator
+        opt_g = torch.optim.Adam(G.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
+        opt_d = torch.optim.Adam(D.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
+        for _ in range(steps):
+            for _ in range(hp.d_steps):
+                real = sample()
+                fake = G(torch.randn(len(real), hp.z_dim)).detach()
+                real_logits, fake_logits = D(real), D(fake)
+                loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+            logits = D(G(torch.randn(hp.batch_size, hp.z_dim)))
+            loss_g = -F.softplus(logits).mean() if hp.loss == "minimax" else F.softplus(-logits).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            norm = grad_norm(G) if diag else 0.0
+            opt_g.step()
+            if diag:
+                d_real, d_fake = torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()
+                _ = (loss_d.item(), loss_g.item(), d_real.item(), d_fake.item(), norm)
+    elif hasattr(model, "critic"):  # W-GAN: algorithm 13.2
+        G, C = model.generator, model.critic
+        opt_g = torch.optim.RMSprop(G.parameters(), lr=hp.lr)
+        opt_c = torch.optim.RMSprop(C.parameters(), lr=hp.lr)
+        for _ in range(steps):
+            for _ in range(hp.critic_steps):
+                real = sample()
+                fake = G(torch.randn(len(real), hp.z_dim)).detach()
+                w_estimate = C(real).mean() - C(fake).mean()
+                opt_c.zero_grad(set_to_none=True)
+                (-w_estimate).backward()
+                opt_c.step()
+                with torch.no_grad():
+                    for p in C.parameters():
+                        p.clamp_(-hp.clip, hp.clip)
+            loss_g = -C(G(torch.randn(hp.batch_size, hp.z_dim))).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            norm = grad_norm(G) if diag else 0.0
+            opt_g.step()
+            if diag:
+                _ = (w_estimate.item(), loss_g.item(), norm, clip_fraction(C, hp.clip))
+    else:  # VAE, gaussian decoder with learned std: eqs. 13.18, 13.21-13.27
+        enc, dec = model.encoder, model.decoder
+        opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=hp.lr)
+        m, half_log_2pi = hp.mc_samples, 0.5 * math.log(2 * math.pi)
+        for _ in range(steps):
+            x = sample()
+            mu, pre_sigma = enc(x).chunk(2, dim=-1)
+            sigma = F.softplus(pre_sigma) + 1e-6
+            z = (mu + sigma * torch.randn((m, *mu.shape))).flatten(0, 1)
+            mean, pre_std = dec(z).chunk(2, dim=1)
+            std = F.softplus(pre_std) + hp.min_std
+            x_rep = x.expand(m, *x.shape).flatten(0, 1)
+            log_lik = (-0.5 * ((x_rep - mean) / std).pow(2) - std.log() - half_log_2pi).sum(-1)
+            kl = 0.5 * (mu.pow(2) + sigma.pow(2) - 1 - 2 * sigma.log()).sum(-1)
+            loss = -(log_lik.view(m, len(x)).mean(0) - kl).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if diag:
+                _ = loss.item()
