@@ -349,7 +349,8 @@ def _check_metrics(specs: list[RunSpec], path: Path) -> None:
                 continue
             seen.add((name, spec.dataset, spec.eval))
             entry = METRICS.get(name)
-            problem = entry.check(spec) if entry.check and DATASETS.get(spec.dataset).kind in entry.dataset_kinds else None
+            applies = entry.check and DATASETS.get(spec.dataset).kind in entry.dataset_kinds
+            problem = entry.check(spec) if applies else None
             if problem:
                 raise SuiteError(f"{path}: metric {name!r} on {spec.dataset}: {problem}")
 

@@ -85,6 +85,7 @@ class MetricEntry:
     doc: str
     needs: str | None = None  # a model ability the metric needs, e.g. "elbo"
     dataset_kinds: frozenset[str] = frozenset({"toy2d", "image"})
+    check: Callable[[Any], str | None] | None = None  # check(spec) -> why it cannot run here, or None
 
     def applies_to(self, model: ModelEntry, dataset: DatasetEntry) -> bool:
         """Whether this metric can be computed for a model of that family on that dataset."""
@@ -99,5 +100,5 @@ METRICS: Registry[MetricEntry] = Registry("metric")
 def load_builtins() -> None:
     """Import the modules whose import registers the built-in datasets, models and metrics."""
     from genbench.data import images, toys  # noqa: F401
-    from genbench.metrics import likelihood, mog  # noqa: F401
+    from genbench.metrics import fidelity, likelihood, modes, mog, parzen  # noqa: F401
     from genbench.models import gan, vae, wgan  # noqa: F401

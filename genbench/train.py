@@ -3,6 +3,8 @@ request. No Ray here."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import platform
 import random
@@ -43,12 +45,18 @@ def build(spec: RunSpec, device: str = "cpu"):
     return dataset, model
 
 
-def protocol(spec: RunSpec, dataset) -> dict:
-    """What a stored number depends on besides the model: evaluation data, samples, versions."""
+def protocol(spec: RunSpec, dataset, metric_protocols: dict | None = None) -> dict:
+    """What a stored number depends on besides the model: evaluation data, samples, versions; with
+    metric protocols (extractor, weights hash, counts...), a digest of them joins `split`, so that
+    numbers of different protocols get different leaderboard groups."""
+    split = "test draw (elbo); model samples vs. fixed modes (mode_coverage)"
+    if metric_protocols:
+        text = json.dumps(metric_protocols, sort_keys=True, default=str)
+        split += "; metric protocols " + hashlib.sha256(text.encode()).hexdigest()[:12]
     return {
         "dataset": spec.dataset,
         "dataset_params": spec.dataset_params,
-        "split": "test draw (elbo); model samples vs. fixed modes (mode_coverage)",
+        "split": split,
         "samples": spec.eval.samples,
         "eval_seed": "seed * 100003 + step",
         "genbench": genbench.__version__,
@@ -86,6 +94,8 @@ class Trainer:
         self.budget = Budget(spec)
         self.metrics = {name: METRICS.get(name) for name in spec.metrics}
         self.step, self.train_seconds = 0, 0.0
+        self.eval_seconds = 0.0  # time spent in evaluate() by this process
+        self.metric_protocols: dict[str, dict] = {}  # per metric, the protocol of its latest numbers
         self.trajectory: list[dict] = []
         self.grids: dict[int, np.ndarray] = {}  # image runs: 8x8 samples at each evaluation
         self.train_sums: dict[str, float] = {}  # sums of train_step outputs since the last evaluation
@@ -111,9 +121,13 @@ class Trainer:
         self.last_losses = losses
         return losses
 
-    def evaluate(self) -> EvalContext:
-        """Compute every metric now and append a trajectory row (with the mean train outputs)."""
-        ctx = EvalContext(self.model, self.spec.eval.samples, seed=self.spec.seed * 100003 + self.step)
+    def evaluate(self, final: bool = False) -> EvalContext:
+        """Compute every metric now and append a trajectory row (with the mean train outputs);
+        adds the time taken to `eval_seconds`. `final`: the end-of-run evaluation (full protocol)."""
+        tick = time.perf_counter()
+        seed = self.spec.seed * 100003 + self.step
+        data_dir = self.spec.dataset_params.get("data_dir")
+        ctx = EvalContext(self.model, self.spec.eval.samples, seed, final, self.spec.eval, data_dir)
         row = {"step": self.step, "train_seconds": round(self.train_seconds, 4)}
         n = max(1, self.steps_since_eval)
         row.update({f"train.{k}": v / n for k, v in self.train_sums.items()})
@@ -125,6 +139,8 @@ class Trainer:
             self.grids[self.step] = image_grid(ctx.samples)
         self.model.train()
         self.trajectory.append(row)
+        self.metric_protocols.update(ctx.protocols)
+        self.eval_seconds += time.perf_counter() - tick
         return ctx
 
     @torch.no_grad()
@@ -222,13 +238,15 @@ def train(
         if progress and time.perf_counter() - last_report > REPORT_EVERY_S:
             last_report = time.perf_counter()
             progress(_progress(run.step, spec, run.train_seconds, run.trajectory))
-    samples = None
+    samples, final_eval_seconds = None, 0.0
     if status == "ok" and not run.model.is_finite():
         status = "diverged"
     if checkpoint_path and status in ("ok", "interrupted"):
         run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
     if status == "ok":
-        samples = run.evaluate().samples  # the final evaluation's draw, for the scatter plot
+        before = run.eval_seconds
+        samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
+        final_eval_seconds = run.eval_seconds - before
     outputs = {k for m in run.metrics.values() for k in m.outputs}
     final = run.trajectory[-1] if run.trajectory and status == "ok" else {}
     dataset = run.dataset
@@ -240,7 +258,10 @@ def train(
         "metrics": {k: final[k] for k in final if k in outputs},
         "extras": {k: v for k, v in final.items() if isinstance(v, list)},
         "last_losses": run.last_losses,
-        "protocol": protocol(spec, dataset),
+        "protocol": protocol(spec, dataset, _shared(run.metric_protocols)),
+        "metric_protocols": run.metric_protocols,
+        "eval_seconds": run.eval_seconds,  # all evaluations of this process, the final one included
+        "final_eval_seconds": final_eval_seconds,
         "error": _error(status, run.step),
         "resumed_at": run.resumed_at,
         "checkpoints": {k: v for k, v in run.saves.items() if k != "step"},
@@ -249,6 +270,12 @@ def train(
         "pictures": run.pictures() if status == "ok" else {},
         "real": dataset.test[: spec.eval.samples].numpy() if dataset.kind == "toy2d" else None,
     }
+
+
+def _shared(metric_protocols: dict) -> dict:
+    """The protocols of metrics every model gets (not those that need an ability, e.g. nll), so
+    that a VAE's and a GAN's FIDs under one protocol share a leaderboard group."""
+    return {k: v for k, v in metric_protocols.items() if METRICS.get(k).needs is None}
 
 
 def _error(status: str, step: int) -> str | None:

@@ -98,8 +98,8 @@ BAD = [
     Bad("unknown_dataset", suite(datasets="datasets:\n  - {name: ring9}"), "ring9", 6, ("ring8", "grid25")),
     Bad(
         "unknown_metric",
-        suite(metrics="metrics: [mode_coverage, fid]"),
-        "fid",
+        suite(metrics="metrics: [mode_coverage, fdi]"),
+        "fdi",
         7,
         ("mode_coverage", "elbo"),
     ),

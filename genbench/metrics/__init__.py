@@ -14,12 +14,21 @@ class EvalContext:
     whether it is the final evaluation, evaluation settings, a cache (e.g. features of the draw)
     and the protocol each metric records for its numbers."""
 
-    def __init__(self, model, n_samples: int, seed: int, final: bool = False, settings=None) -> None:
+    def __init__(
+        self,
+        model,
+        n_samples: int,
+        seed: int,
+        final: bool = False,
+        settings=None,
+        data_dir: str | None = None,
+    ) -> None:
         self.model = model
         self.n_samples = n_samples
         self.generator = torch.Generator().manual_seed(seed)
         self.final = final
         self.settings = settings  # the suite's EvalSettings (None in direct calls: defaults apply)
+        self.data_dir = data_dir  # the run's data root, for data a metric needs (the MNIST classifier's)
         self.cache: dict = {}
         self.protocols: dict[str, dict] = {}
 
