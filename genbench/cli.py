@@ -14,10 +14,19 @@ from genbench.preflight import PreflightError
 EXIT_BAD_INPUT = 2
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text}")
+    return value
+
+
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from genbench.run_suite import run_suite
 
-    return run_suite(Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh)
+    return run_suite(
+        Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers
+    )
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
@@ -106,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--serial",
         action="store_true",
         help="run in this process, one run after another, without Ray (debugging)",
+    )
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="at most this many runs at once (default: as many as the cluster fits)",
     )
     run.add_argument(
         "--fresh",

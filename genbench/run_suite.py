@@ -51,13 +51,16 @@ def run_suite(
     address: str | None = None,
     serial: bool = False,
     fresh: bool = False,
+    workers: int | None = None,
 ) -> int:
     """Run every run of `suite_file` not already finished, resuming those with a checkpoint;
     return the process exit code (EXIT_INTERRUPTED after a Ctrl-C). `fresh` moves earlier
-    results aside first.
+    results aside first; `workers` caps the runs trained at once. Writes `timing.json` (seconds
+    of this invocation: Ray start-up, dispatch from first run handed out to last result, total).
 
     Raises SuiteError (before anything is written) when the file is invalid.
     """
+    started = time.perf_counter()
     suite, specs, notes = load_suite(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -95,16 +98,30 @@ def run_suite(
         resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
         if resuming:
             console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
+        tick = time.perf_counter()
         if todo and not serial:
             runner.start_ray(address)
+        timing = {"runs": len(todo), "workers": workers, "ray_start_s": time.perf_counter() - tick}
+        tick = time.perf_counter()
         with stop_on_sigint(stop):
             if serial:
                 runner.run_serial(todo, progress.start, on_result, checkpoint_path, stop)
             elif todo:
                 runner.run_on_ray(
-                    todo, progress.start, on_result, progress.progress, checkpoints=checkpoint_path, stop=stop
+                    todo,
+                    progress.start,
+                    on_result,
+                    progress.progress,
+                    max_workers=workers,
+                    checkpoints=checkpoint_path,
+                    stop=stop,
                 )
+        timing["dispatch_s"] = time.perf_counter() - tick
     table, _, text = write_leaderboard(suite_path)
+    timing["to_leaderboard_s"] = time.perf_counter() - started
+    store.write_json(
+        suite_path / "timing.json", {k: round(v, 3) if isinstance(v, float) else v for k, v in timing.items()}
+    )
     console.print(text, highlight=False, markup=False, soft_wrap=True)
     counts = table["status"].value_counts().to_dict()
     console.print(

@@ -249,6 +249,15 @@ def test_run_bad_file_as_its_own_process(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [SUITE_FILE]
 
 
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_run_rejects_a_bad_worker_count(tmp_path, workers: str):
+    (tmp_path / SUITE_FILE).write_text(suite())
+    proc = genbench("run", SUITE_FILE, "--workers", workers, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--workers" in proc.stderr and TRACEBACK not in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == [SUITE_FILE]
+
+
 def test_validate_yaml_syntax_error_as_its_own_process(tmp_path):
     (tmp_path / SUITE_FILE).write_text(suite(budget="budget: {steps: 1]"))
     proc = genbench("validate", SUITE_FILE, cwd=tmp_path)

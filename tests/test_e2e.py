@@ -37,7 +37,7 @@ def suite_run(tmp_path_factory):
     """Run the suite once on Ray and once in-process (--serial), in separate results roots."""
     work = tmp_path_factory.mktemp("e2e")
     (work / "e2e.yaml").write_text(SUITE)
-    on_ray = run_cli("run", "e2e.yaml", "--results", "ray_results", cwd=work)
+    on_ray = run_cli("run", "e2e.yaml", "--results", "ray_results", "--workers", "1", cwd=work)
     serial = run_cli("run", "e2e.yaml", "--results", "serial_results", "--serial", cwd=work)
     return work, on_ray, serial
 
@@ -75,6 +75,10 @@ def test_suite_finishes_and_writes_leaderboard(suite_run):
     summary = (suite_dir / "leaderboard.md").read_text()
     assert "## Summary" in summary and "modes" in summary
     assert "metric 'elbo' skipped for gan runs" in on_ray.stdout
+    timing = json.loads((suite_dir / "timing.json").read_text())
+    assert timing["runs"] == 8 and timing["workers"] == 1
+    assert 0 <= timing["ray_start_s"] < timing["to_leaderboard_s"]  # 0 when Ray already runs
+    assert 0 < timing["dispatch_s"] < timing["to_leaderboard_s"]
 
 
 def test_every_ok_run_has_its_files_and_learned_something(suite_run):
