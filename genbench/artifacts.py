@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
 from genbench.data.pixels import to_unit
 
@@ -28,7 +27,7 @@ def vae_artifacts(model, dataset) -> dict[str, np.ndarray]:
         out["posterior_means"] = mus.numpy()  # fig. 13.5 (a): E[z|x] of the test set
         out["posterior_labels"] = dataset.test_labels.numpy()
         # fig. 13.5 (b): E[x|z] on a grid of z spaced by the inverse normal CDF
-        axis = norm.ppf(np.linspace(0.05, 0.95, MANIFOLD_SIDE))
+        axis = torch.special.ndtri(torch.linspace(0.05, 0.95, MANIFOLD_SIDE, dtype=torch.float64)).numpy()
         zs = np.array([[a, b] for b in axis[::-1] for a in axis], dtype=np.float32)
         out["manifold"] = _decoder_means(model, torch.as_tensor(zs, device=model.device)).numpy()
     return out

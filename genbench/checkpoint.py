@@ -16,7 +16,7 @@ import torch
 
 from genbench.store import write_atomic
 
-FORMAT = 1  # bump when the layout of a checkpoint changes; other versions are not resumed
+FORMAT = 2  # bump when the layout of a checkpoint changes; other versions are not resumed
 FILENAME = "checkpoint.pt"
 
 

@@ -1,4 +1,4 @@
-"""The suite file: strict pydantic schema, YAML loading with line numbers, expansion to runs."""
+"""The suite file: strict pydantic schema, messages with YAML line numbers, expansion to runs."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import itertools
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     ValidationError,
     field_validator,
@@ -22,19 +22,15 @@ from pydantic import (
 )
 
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
+from genbench.suite_yaml import SuiteError, read_suite_yaml
+
+__all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
 
 SPEC_VERSION = 1  # bump when a change alters what a run id's numbers mean
-MAX_SUITE_BYTES = 2**20  # suite files are a few hundred bytes; these bounds stop hostile input
-MAX_DEPTH = 32  # nesting levels
-MAX_NODES = 20_000  # YAML values, every alias expanded (a "billion laughs" bomb is rejected)
 MAX_RUNS = 10_000  # runs of one suite; lists of hyper-parameters multiply
 
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
-
-
-class SuiteError(Exception):
-    """A suite file that cannot be run; the message names the file, the key and the line."""
 
 
 class _Strict(BaseModel):
@@ -73,6 +69,9 @@ class EvalSettings(_Strict):
     nll_k: int = Field(5000, gt=0)  # importance samples of `nll` at the final evaluation
     nll_k_train: int = Field(100, gt=0)  # ... and at in-training evaluations
     nll_examples: int | None = Field(None, gt=0)  # test examples for `nll` (None: all)
+    # in-training evaluations of image data sets (the final one keeps the numbers above)
+    train_samples: int = Field(1000, gt=0)  # generated samples, at most `samples`
+    train_examples: int = Field(500, gt=0)  # test images for elbo, nll and parzen
 
 
 class CheckpointSettings(_Strict):
@@ -93,6 +92,8 @@ class Suite(_Strict):
     checkpoint: CheckpointSettings = CheckpointSettings()
     data_dir: str | None = None  # root of image data sets not given their own data_dir
     target: float | None = Field(None, allow_inf_nan=False)  # primary metric's value for time-to-target
+    # train the seeds of a variant as one batched model: true (all of them) or at most N per group
+    vectorize_seeds: StrictBool | Annotated[StrictInt, Field(ge=2)] = False
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
@@ -124,6 +125,7 @@ class RunSpec(_Strict):
     metrics: list[str]
     resources: Resources
     checkpoint: CheckpointSettings = CheckpointSettings()
+    vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
 
     @property
     def run_id(self) -> str:
@@ -143,60 +145,6 @@ class RunSpec(_Strict):
     def label(self) -> str:
         """Model and variant, e.g. 'gan loss=minimax'."""
         return f"{self.model} {self.variant}".strip()
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
-
-
-def _compose_bounded(text: str, path: Path) -> yaml.Node | None:
-    """Compose the document with the safe loader after checking its nesting depth, and reject it
-    when, with every alias expanded, it is too large or too deep (billion laughs) or recursive."""
-    depth = 0
-    for count, event in enumerate(yaml.parse(text, Loader=yaml.SafeLoader)):
-        depth += isinstance(event, yaml.CollectionStartEvent) - isinstance(event, yaml.CollectionEndEvent)
-        if depth > MAX_DEPTH or count > MAX_NODES:
-            where = f"{path}:{event.start_mark.line + 1}"
-            raise SuiteError(f"{where}: the YAML document is too deep or too large for a suite file")
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    shape: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, depth) with aliases expanded
-    stack, on_path = [(root, False)] if root is not None else [], set()
-    while stack:
-        node, done = stack.pop()
-        if done:
-            on_path.discard(id(node))
-            parts = [shape[id(c)] for c in _children(node)]
-            size = min(1 + sum(n for n, _ in parts), MAX_NODES + 1)
-            shape[id(node)] = (size, 1 + max((d for _, d in parts), default=0))
-            if size > MAX_NODES or shape[id(node)][1] > MAX_DEPTH:
-                raise SuiteError(
-                    f"{path}:{node.start_mark.line + 1}: the YAML document expands (aliases included) "
-                    f"to more than {MAX_NODES} values or {MAX_DEPTH} levels; suite files are small"
-                )
-        elif id(node) in on_path:
-            raise SuiteError(f"{path}:{node.start_mark.line + 1}: a YAML alias refers to itself")
-        elif id(node) not in shape:
-            on_path.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in _children(node))
-    return root
-
-
-def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
-    """Map each key path of a composed YAML document to its 1-based line."""
-    out = {} if out is None else out
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            _line_index(value, child, out)
-            out[child] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            _line_index(value, (*path, i), out)
-    return out
 
 
 def _known_keys(schema: type[BaseModel], loc: tuple) -> list[str]:
@@ -293,29 +241,8 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
     """Read and validate a suite file; return it, its runs, and notes (e.g. skipped metrics)."""
     load_builtins()
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SUITE_BYTES + 1)
-        text = data.decode("utf-8")
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot read the suite file: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise SuiteError(
-            f"{path}: the suite file is not UTF-8 text (bad byte at offset {exc.start})"
-        ) from None
-    if len(data) > MAX_SUITE_BYTES:
-        raise SuiteError(f"{path}: the suite file is larger than {MAX_SUITE_BYTES // 1024} KiB")
-    try:
-        node = _compose_bounded(text, path)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError(f"{where}: YAML syntax error: {problem}") from None
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{path}: a suite file must be a mapping of keys (name, seeds, ...)")
-    errors = _Errors(path, _line_index(node) if node else {})
+    raw, lines = read_suite_yaml(path)
+    errors = _Errors(path, lines)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
@@ -334,10 +261,27 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
     n_runs = len(models) * len(datasets) * len(suite.seeds)
     if n_runs > MAX_RUNS:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
+    if suite.vectorize_seeds:
+        _check_vectorizable(suite, models, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models)
     _check_metrics(specs, path)
     return suite, specs, notes
+
+
+def _check_vectorizable(suite: Suite, models, errors: _Errors) -> None:
+    """Seeds trained together need a steps budget (under a seconds budget they would not get the
+    time of a run alone) and networks made of linear layers only (MLPs: models/vectorize.py)."""
+    if suite.budget.steps is None:
+        errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
+    for name, hparams, variant in models:
+        family = MODELS.get(name)
+        if "seed_batch" not in family.abilities or hparams.get("arch", "mlp") != "mlp":
+            errors.add(
+                ("vectorize_seeds",),
+                f"{name} {variant}".strip() + " cannot train seeds together: only MLP networks can "
+                "(gan, wgan, vae with arch: mlp)",
+            )
 
 
 def _check_metrics(specs: list[RunSpec], path: Path) -> None:
@@ -366,6 +310,12 @@ def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> d
     if isinstance(value, str) and not Path(value).expanduser().is_absolute():
         value = str(base / value)
     return {**entry, "data_dir": value} if value is not None else entry
+
+
+def _group_size(suite: Suite) -> int:
+    if suite.vectorize_seeds is True:
+        return len(suite.seeds)
+    return int(suite.vectorize_seeds)  # False: 0
 
 
 def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:
@@ -402,6 +352,7 @@ def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:
             metrics=metrics,
             resources=suite.resources,
             checkpoint=suite.checkpoint,
+            vectorize_seeds=_group_size(suite),
         )
         runs.setdefault(spec.run_id, spec)
     return list(runs.values()), notes

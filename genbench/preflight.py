@@ -1,12 +1,15 @@
-"""Checks before anything is trained or written: the results directory, disk space, and whether
-the suite's per-run resources fit the Ray cluster. Each failure is a PreflightError (exit code 2)."""
+"""Checks before anything is trained or written: the results directory, disk space, the data sets
+(and what metrics derive from them: the MNIST classifier, reference features), and whether the
+suite's per-run resources fit the Ray cluster. Each failure is a PreflightError (exit code 2)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from genbench import runner, store
@@ -91,23 +94,64 @@ def check_fits(resources: Resources, nodes: list[dict[str, float]]) -> int:
     return fit
 
 
-def check_data(specs: list[RunSpec]) -> None:
+def _data_key(spec: RunSpec) -> str:
+    return json.dumps([spec.dataset, spec.dataset_params], sort_keys=True)
+
+
+def check_data(specs: list[RunSpec]) -> dict[str, object]:
     """Load every image data set the runs need, once, on the driver: a missing one stops the suite
-    here, and a download (with network access) happens once rather than in every worker."""
+    here, and a download (with network access) happens once rather than in every worker. Returns
+    the data sets by `_data_key`."""
     from genbench.data.images import DataMissing
     from genbench.registry import DATASETS
 
-    seen: set[str] = set()
+    loaded: dict[str, object] = {}
     for spec in specs:
         entry = DATASETS.get(spec.dataset)
-        key = json.dumps([spec.dataset, spec.dataset_params], sort_keys=True)
-        if entry.kind != "image" or key in seen:
+        key = _data_key(spec)
+        if entry.kind != "image" or key in loaded:
             continue
-        seen.add(key)
         try:
-            entry.build(entry.params(**spec.dataset_params))
+            loaded[key] = entry.build(entry.params(**spec.dataset_params))
         except DataMissing as exc:
             raise PreflightError(str(exc)) from None
+    return loaded
+
+
+def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
+    """Train (or load) the MNIST classifier once, on the driver, for the runs whose metrics use it
+    (feature metrics on `mnist_classifier` features, mnist_modes, stacked_modes), and compute the
+    reference features and k-NN radii of their real test images: workers then read them from
+    $GENBENCH_CACHE instead of each training the classifier on its first evaluation."""
+    from genbench.data.images import DataMissing
+    from genbench.metrics import classifier, fidelity
+    from genbench.metrics.feature_choice import extractor_name
+
+    done: set[str] = set()
+    for spec in specs:
+        metrics = set(spec.metrics)
+        features = metrics & set(fidelity.FEATURE_METRICS)
+        on_classifier = extractor_name(spec.dataset, spec.eval.feature_extractor) == "mnist_classifier"
+        if not ((features and on_classifier) or metrics & {"mnist_modes", "stacked_modes"}):
+            continue
+        key = json.dumps([_data_key(spec), spec.eval.model_dump(mode="json"), sorted(metrics)])
+        if key in done:
+            continue
+        done.add(key)
+        dataset, data_dir = datasets[_data_key(spec)], spec.dataset_params.get("data_dir")
+        try:
+            if not classifier.is_cached(dataset, data_dir):
+                print(
+                    "training the MNIST classifier once for the suite's metrics (a few minutes on a CPU; "
+                    f"cached in {classifier.cache_dir()}; `genbench prepare mnist` does it ahead)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            classifier.classifier_for(dataset, data_dir)
+            if features and on_classifier:
+                fidelity.prepare_reference(dataset, spec.eval, features, data_dir)
+        except DataMissing as exc:
+            raise PreflightError(f"the MNIST classifier needs MNIST: {exc}") from None
 
 
 def cluster_nodes() -> list[dict[str, float]]:
@@ -124,20 +168,23 @@ def preflight(
     address: str | None,
     serial: bool,
     fresh: bool = False,
-) -> None:
+) -> dict[str, float]:
     """Run every check before `genbench run` writes or trains anything; raise PreflightError.
 
     Joins (or starts) Ray only when runs are left to do (all of them with `fresh`) and the suite
-    does not run --serial.
+    does not run --serial. Returns the seconds some steps took (`ray_start_s`, `preflight_s`).
     """
+    started = time.perf_counter()
+    timing = {"ray_start_s": 0.0}
     suite_path = check_results_root(results_root, suite.name, len(specs))
     todo = specs if fresh else [s for s in specs if not store.finished_result(suite_path, s.run_id)]
-    check_data(todo)
+    prepare_metrics(todo, check_data(todo))
     if serial or not todo:
-        return
+        return {**timing, "preflight_s": time.perf_counter() - started}
     try:
-        runner.start_ray(address)
+        timing["ray_start_s"] = runner.start_ray(address)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None
     check_fits(suite.resources, cluster_nodes())
+    return {**timing, "preflight_s": time.perf_counter() - started}

@@ -56,7 +56,8 @@ def run_suite(
     """Run every run of `suite_file` not already finished, resuming those with a checkpoint;
     return the process exit code (EXIT_INTERRUPTED after a Ctrl-C). `fresh` moves earlier
     results aside first; `workers` caps the runs trained at once. Writes `timing.json` (seconds
-    of this invocation: Ray start-up, dispatch from first run handed out to last result, total).
+    of this invocation: preflight with Ray's start-up in it, setup until the first run is handed
+    out, dispatch from then to the last result, and to the leaderboard).
 
     Raises SuiteError (before anything is written) when the file is invalid.
     """
@@ -64,7 +65,9 @@ def run_suite(
     suite, specs, notes = load_suite(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    preflight(suite, specs, results_root, address, serial, fresh)  # raises PreflightError; writes nothing
+    timing = preflight(
+        suite, specs, results_root, address, serial, fresh
+    )  # raises PreflightError; writes nothing
     suite_path = store.suite_dir(results_root, suite.name)
     moved = store.move_aside(suite_path) if fresh else None
     if moved:
@@ -98,10 +101,9 @@ def run_suite(
         resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
         if resuming:
             console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
-        tick = time.perf_counter()
         if todo and not serial:
-            runner.start_ray(address)
-        timing = {"runs": len(todo), "workers": workers, "ray_start_s": time.perf_counter() - tick}
+            timing["ray_start_s"] += runner.start_ray(address)
+        timing.update(runs=len(todo), workers=workers, setup_s=time.perf_counter() - started)
         tick = time.perf_counter()
         with stop_on_sigint(stop):
             if serial:

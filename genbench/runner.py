@@ -9,6 +9,9 @@ replaced only once the cluster has a free slot for it (or no worker is left): af
 lost, a replacement that can never be placed would otherwise hold its run forever. Restarts are the
 driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
 `stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
+
+The unit handed to a worker is a job: one run, or with `vectorize_seeds` a group of runs that
+differ only in their seed, trained together as one batched model (genbench/seed_group.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class RunWorker:
     def __init__(self, cpus: float, gpus: float = 0.0, stop: threading.Event | None = None) -> None:
         import torch
 
+        import genbench.train  # noqa: F401  (the first run should not pay for the imports)
+
         self.threads = max(1, int(cpus))
         torch.set_num_threads(self.threads)
         self.device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
@@ -53,6 +58,22 @@ class RunWorker:
             return train(spec, self.device, self._set_progress, checkpoint_path, self._stop)
         except Exception as exc:  # a failing run is recorded; the suite goes on
             return failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+    def run_group(self, specs: list[RunSpec]) -> list[dict]:
+        """Train `specs` (seeds of one variant) together; one result per spec, failed ones on error."""
+        from genbench.seed_group import train_group
+
+        self._set_progress({"step": 0})
+        try:
+            return train_group(specs, self.device, self._set_progress, self._stop)
+        except Exception as exc:  # a failing group is recorded run by run; the suite goes on
+            return [failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())] * len(specs)
+
+    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[dict]:
+        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group."""
+        if len(job) == 1:
+            return [self.run(job[0], checkpoint_path)]
+        return self.run_group(list(job))
 
     def stop(self) -> None:
         """Ask the run in hand to checkpoint and return `interrupted` after its current step."""
@@ -96,31 +117,54 @@ def run_serial(
     checkpoints: CheckpointFn | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run every spec in this process, one after another (for debuggers), until `stop` is set."""
-    for spec in specs:
+    """Run every spec in this process, one job after another (for debuggers), until `stop` is set."""
+    for job in jobs(specs):
         if stop is not None and stop.is_set():
             return
-        worker = RunWorker(spec.resources.cpus, spec.resources.gpus, stop)
-        on_start(spec)
-        result = worker.run(spec, checkpoints(spec) if checkpoints else None)
-        on_result(spec, {**result, "restarts": 0})
+        worker = RunWorker(job[0].resources.cpus, job[0].resources.gpus, stop)
+        for spec in job:
+            on_start(spec)
+        results = worker.run_job(job, checkpoints(job[0]) if checkpoints and len(job) == 1 else None)
+        for spec, result in zip(job, results, strict=True):
+            on_result(spec, {**result, "restarts": 0})
 
 
-def start_ray(address: str | None) -> None:
+def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
+    """The specs as jobs: one run each, or where a suite sets `vectorize_seeds`, the seeds of one
+    variant together (at most that many per job); jobs in the order of their first run."""
+    out: list[list[RunSpec]] = []
+    open_groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        if spec.vectorize_seeds < 2:
+            out.append([spec])
+            continue
+        key = spec.model_dump_json(exclude={"seed"})
+        group = open_groups.get(key)
+        if group is None or len(group) >= spec.vectorize_seeds:
+            group = open_groups[key] = []
+            out.append(group)
+        group.append(spec)
+    return [tuple(job) for job in out]
+
+
+def start_ray(address: str | None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
-    machine; the dashboard stays off and worker output stays out of the progress display."""
+    machine; the dashboard stays off and worker output stays out of the progress display. Returns
+    the seconds it took (0 when this process is already connected)."""
     import ray
 
     if ray.is_initialized():
-        return
+        return 0.0
+    started = time.perf_counter()
     address = address or os.environ.get("RAY_ADDRESS") or None
     ray.init(
-        address=address,
+        address=address or "local",  # never join another cluster on this machine by accident
         include_dashboard=False if address is None else None,
         log_to_driver=False,
         configure_logging=True,
         logging_level="warning",
     )
+    return time.perf_counter() - started
 
 
 def run_on_ray(
@@ -153,7 +197,8 @@ def run_on_ray(
             f"the cluster ({cluster.get('CPU', 0)} CPUs, {cluster.get('GPU', 0)} GPUs) cannot fit "
             f"one run of {resources.cpus} CPUs and {resources.gpus} GPUs"
         )
-    n_workers = min(slots, len(specs), max_workers or len(specs))
+    pending = deque(jobs(specs))
+    n_workers = min(slots, len(pending), max_workers or len(pending))
     actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
         num_cpus=resources.cpus, num_gpus=resources.gpus
     )
@@ -161,12 +206,22 @@ def run_on_ray(
     def new_worker():
         return actor_class.remote(resources.cpus, resources.gpus)
 
-    pending = deque(specs)
-    attempts: dict[str, int] = {}  # run id -> runs handed to a worker so far
+    attempts: dict[str, int] = {}  # first run id of a job -> times handed to a worker so far
     idle = [new_worker() for _ in range(n_workers)]
     live = n_workers  # workers of the pool not known to be dead
-    running: dict = {}  # object ref -> (worker, spec)
+    running: dict = {}  # object ref -> (worker, job)
     stopping_since: float | None = None
+
+    def dispatch() -> None:
+        while idle and pending:
+            worker, job = idle.pop(), pending.popleft()
+            path = checkpoints(job[0]) if checkpoints and len(job) == 1 else None
+            running[worker.run_job.remote(job, path)] = (worker, job)
+            attempts[job[0].run_id] = attempts.get(job[0].run_id, 0) + 1
+            if attempts[job[0].run_id] == 1:
+                for spec in job:
+                    on_start(spec)
+
     while pending or running:
         if stop is not None and stop.is_set() and stopping_since is None:
             stopping_since = time.monotonic()
@@ -176,33 +231,36 @@ def run_on_ray(
         if pending and not idle and (live == 0 or (live < n_workers and _free_slot(resources))):
             idle.append(new_worker())
             live += 1
-        while idle and pending:
-            worker, spec = idle.pop(), pending.popleft()
-            running[worker.run.remote(spec, checkpoints(spec) if checkpoints else None)] = (worker, spec)
-            attempts[spec.run_id] = attempts.get(spec.run_id, 0) + 1
-            if attempts[spec.run_id] == 1:
-                on_start(spec)
+        dispatch()
         done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+        finished = []  # (job, results, attempt), reported once the freed workers have new jobs
         for ref in done:
-            worker, spec = running.pop(ref)
+            worker, job = running.pop(ref)
+            attempt = attempts[job[0].run_id]
             try:
-                result = ray.get(ref)
+                finished.append((job, ray.get(ref), attempt))
                 idle.append(worker)
-            except ray.exceptions.RayError as exc:  # the worker died: maybe retry its run
+            except ray.exceptions.RayError as exc:  # the worker died: maybe retry its job
                 ray.kill(worker, no_restart=True)
                 live -= 1
-                result = _lost(spec, attempts[spec.run_id], exc, stopping_since is not None)
-                if result is None:
-                    pending.appendleft(spec)  # next on the fresh worker, from its checkpoint
+                lost = _lost(job[0], attempt, exc, stopping_since is not None)
+                if lost is None:
+                    pending.appendleft(job)  # next on the fresh worker, from its checkpoint
                     continue
-            on_result(spec, {**result, "restarts": attempts[spec.run_id] - 1})
+                finished.append((job, [lost] * len(job), attempt))
+        if finished and not (stop is not None and stop.is_set()):
+            dispatch()  # storing results takes the driver a moment: the workers need not wait
+        for job, results, attempt in finished:
+            for spec, result in zip(job, results, strict=True):
+                on_result(spec, {**result, "restarts": attempt - 1})
         if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
-            for ref, (worker, spec) in list(running.items()):
+            for ref, (worker, job) in list(running.items()):
                 ray.kill(worker, no_restart=True)
                 live -= 1
                 error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
-                restarts = attempts[spec.run_id] - 1
-                on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
+                restarts = attempts[job[0].run_id] - 1
+                for spec in job:
+                    on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
                 del running[ref]
         if on_progress and running:
             _poll_progress(running, on_progress)
@@ -231,10 +289,12 @@ def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict |
 def _poll_progress(running: dict, on_progress: ProgressFn) -> None:
     import ray
 
-    polls = {worker.progress.remote(): spec for worker, spec in running.values()}
+    polls = {worker.progress.remote(): job for worker, job in running.values()}
     ready, _ = ray.wait(list(polls), num_returns=len(polls), timeout=POLL_S)
     for ref in ready:
         try:
-            on_progress(polls[ref], ray.get(ref))
+            info = ray.get(ref)
         except ray.exceptions.RayError:
-            pass  # the run's own result will say what happened
+            continue  # the job's own result will say what happened
+        for spec in polls[ref]:
+            on_progress(spec, info)

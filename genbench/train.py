@@ -136,7 +136,7 @@ class Trainer:
         for metric in self.metrics.values():
             row.update(metric.fn(self.model, self.dataset, ctx))
         if self.dataset.kind == "image":
-            self.grids[self.step] = image_grid(ctx.samples)
+            self.grids[self.step] = image_grid(ctx.samples_for(self.dataset))
         self.model.train()
         self.trajectory.append(row)
         self.metric_protocols.update(ctx.protocols)
@@ -160,6 +160,7 @@ class Trainer:
             "step": self.step,
             "train_seconds": self.train_seconds,
             "trajectory": self.trajectory,
+            "grids": {str(step): torch.from_numpy(grid) for step, grid in self.grids.items()},
             "train_sums": self.train_sums,
             "steps_since_eval": self.steps_since_eval,
             "last_losses": self.last_losses,
@@ -179,6 +180,7 @@ class Trainer:
         checkpoint.set_rng_state(state["rng"])
         self.step, self.train_seconds = state["step"], state["train_seconds"]
         self.trajectory, self.train_sums = state["trajectory"], state["train_sums"]
+        self.grids = {int(step): grid.numpy() for step, grid in state["grids"].items()}
         self.steps_since_eval, self.last_losses = state["steps_since_eval"], state["last_losses"]
         self.resumed_at = [*state["resumed_at"], self.step]
         self.saves["step"] = self.step
@@ -192,6 +194,11 @@ class Trainer:
         self.saves["written"] += 1
         self.saves["seconds"] += time.perf_counter() - tick
         self.saves.update(bytes=size, step=self.step)
+
+    def diverged(self, losses: dict[str, float]) -> bool:
+        """Whether the step that returned `losses` diverged: a non-finite loss, or non-finite
+        parameters at an evaluation step (checked there only: it costs a pass over the weights)."""
+        return not _finite(losses) or (self.eval_due() and not self.model.is_finite())
 
     def eval_due(self) -> bool:
         """Whether an in-training evaluation falls on the current step (the final one is separate)."""
@@ -219,18 +226,28 @@ def train(
     state = checkpoint.load(checkpoint_path, spec.run_id) if checkpoint_path else None
     if state:
         run.load_state_dict(state)
-    status = "ok"
-    started = last_report = time.perf_counter()
+    started = time.perf_counter()
+    status = loop(run, progress, checkpoint_path, stop)
+    if status == "ok" and not run.model.is_finite():
+        status = "diverged"
+    if checkpoint_path and status in ("ok", "interrupted"):
+        run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
+    return result(run, status, started)
+
+
+def loop(run, progress: ProgressFn | None, checkpoint_path: Path | None, stop: threading.Event | None) -> str:
+    """Step `run` (a Trainer, or a group of seeds trained as one) until its budget is spent, with
+    its in-training evaluations and checkpoints; return "ok", "diverged" or "interrupted"."""
+    spec = run.spec
+    last_report = time.perf_counter()
     if spec.eval.every and not run.trajectory:
         run.evaluate()  # the untrained model: the start of every anytime curve
     while not run.budget.spent(run.step, run.train_seconds):
         if stop is not None and stop.is_set():
-            status = "interrupted"
-            break
+            return "interrupted"
         losses = run.train_step()
-        if not _finite(losses) or (run.eval_due() and not run.model.is_finite()):
-            status = "diverged"
-            break
+        if run.diverged(losses):
+            return "diverged"
         if run.eval_due():
             run.evaluate()
         if checkpoint_path and run.step % spec.checkpoint.every == 0:
@@ -238,18 +255,19 @@ def train(
         if progress and time.perf_counter() - last_report > REPORT_EVERY_S:
             last_report = time.perf_counter()
             progress(_progress(run.step, spec, run.train_seconds, run.trajectory))
+    return "ok"
+
+
+def result(run: Trainer, status: str, started: float) -> dict:
+    """The result a run sends back: with status "ok", after its final evaluation."""
     samples, final_eval_seconds = None, 0.0
-    if status == "ok" and not run.model.is_finite():
-        status = "diverged"
-    if checkpoint_path and status in ("ok", "interrupted"):
-        run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
     if status == "ok":
         before = run.eval_seconds
         samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
         final_eval_seconds = run.eval_seconds - before
+    spec, dataset = run.spec, run.dataset
     outputs = {k for m in run.metrics.values() for k in m.outputs}
     final = run.trajectory[-1] if run.trajectory and status == "ok" else {}
-    dataset = run.dataset
     return {
         "status": status,
         "steps": run.step,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -24,3 +25,71 @@ def test_bench_trainer_writes_its_tables(tmp_path: Path) -> None:
     assert "Machine: " in text and "Load average" in text
     # the bare loop does the model's computation: same parameters to the bit
     assert "max abs difference 0.0e+00" in text
+
+
+def _run_tool(script: str, *args: str, timeout: float = 600) -> None:
+    done = subprocess.run(
+        [sys.executable, str(TOOLS / script), *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+
+def _table_rows(text: str, first_cell: str) -> list[list[str]]:
+    """The cells of every Markdown table row whose first cell is `first_cell`."""
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith(f"| {first_cell} |")]
+    return [[c.strip() for c in row] for row in rows]
+
+
+def test_bench_ray_quick_writes_its_tables(tmp_path: Path) -> None:
+    out = tmp_path / "ray.md"
+    _run_tool("bench_ray.py", "--quick", "--out", str(out))
+    text = out.read_text()
+    assert "Machine: " in text and "Load average" in text and "one torch thread" in text
+    for heading in ("Against the targets", "Where the time goes", "Peak resident memory", "What limits it"):
+        assert f"## {heading}" in text
+    for label in ("CLI start to leaderboard, s", "fixed overhead per suite, s"):
+        assert len(_table_rows(text, label)[0]) == 5  # measure, 1 worker, 2 workers, target, verdict
+    assert _table_rows(text, "speed-up, 1 / 2 workers (per repeat)")[0][4] in ("met", "**missed**")
+    for label in (
+        "process start + imports",
+        "dispatch (`dispatch_s`)",
+        "driver (the CLI)",
+        "worker, largest",
+    ):
+        assert len(_table_rows(text, label)[0]) == 3
+    raw = json.loads(out.with_suffix(".json").read_text())
+    assert sorted(i["workers"] for i in raw["invocations"]) == [1, 2]
+    for inv in raw["invocations"]:
+        assert [r["status"] for r in inv["runs"]] == ["ok", "ok"] and inv["left_running"] == 0
+        assert {"driver", "worker"} <= {p["role"] for p in inv["processes"]}
+        assert inv["split"]["total"] > inv["split"]["dispatch"] > 0
+
+
+def test_bench_eval_quick_writes_its_tables(tmp_path: Path) -> None:
+    out = tmp_path / "eval.md"
+    mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    args = ["--quick", "--cases", "toy_gan", "mnist_vae", "--out", str(out)]
+    _run_tool("bench_eval.py", *args, *(["--mnist-files", str(mnist)] if mnist.exists() else []))
+    text = out.read_text()
+    assert "Machine: " in text and "Load average" in text and "Default evaluation settings" in text
+    for heading in (
+        "Share of a run's wall time",
+        "Seconds per evaluation",
+        "Throughputs",
+        "Peak resident memory",
+    ):
+        assert f"## {heading}" in text
+    raw = json.loads(out.with_suffix(".json").read_text())
+    cases = ["toy_gan"] + (["mnist_vae"] if "mnist_vae" in raw["results"] else [])
+    assert set(raw["results"]) | set(raw["skipped"]) == {"toy_gan", "mnist_vae"}
+    for case in cases:
+        assert len(_table_rows(text, case)[0]) == 12  # the share table's columns
+        metrics = {row[1] for row in _table_rows(text, case) if len(row) == 7}
+        assert set(raw["results"][case]["metrics"]) <= metrics  # one row per metric
+        assert raw["results"][case]["run"]["status"] == "ok"
+        assert raw["results"][case]["timing"]["from_checkpoint"]
+    assert "mode_coverage" in raw["results"]["toy_gan"]["metrics"]
+    assert any(line.startswith("| mode_coverage, 10,000 samples |") for line in text.splitlines())
+    if "mnist_vae" in cases:
+        assert {"fid", "elbo", "nll"} <= set(raw["results"]["mnist_vae"]["metrics"])
+        assert any(line.startswith("| IWAE NLL, k = 50 on 20") for line in text.splitlines())

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from genbench.data import images
-from genbench.metrics import EvalContext, classifier, fidelity
+from genbench.metrics import EvalContext, classifier, extractors, fidelity
 from genbench.metrics.modes import digit_labels, kl_to, stacked_mode_counts
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,9 +44,22 @@ def test_classifier_reaches_99_percent_and_records_it(trained, mnist):
     acc = classifier.accuracy(net, mnist.test_images, mnist.test_labels)
     assert acc >= 0.99
     assert record["test_accuracy"] == pytest.approx(acc)
-    assert record["weights_hash"] == classifier.file_hash(path)
+    assert record["weights_hash"] == classifier.weights_hash(net.state_dict())
     assert record["data_hash"] == classifier.data_hash(mnist) and record["recipe"] == classifier.RECIPE
     assert path == classifier.classifier_path(mnist)  # the cache name is keyed by data and recipe
+
+
+def test_weights_hash_depends_on_the_weights_only(trained, tmp_path):
+    """Two trainings give bitwise-equal weights but files that differ in their record (training
+    time): the recorded hash is the weights', so both machines record the same protocol."""
+    net, record, path = trained
+    blob = torch.load(path, weights_only=True)
+    copy = tmp_path / "copy.pt"
+    torch.save({**blob, "record": {**blob["record"], "train_seconds": -1.0}}, copy)
+    assert classifier.file_hash(copy) != classifier.file_hash(path)
+    assert classifier.load_file(copy)[1]["weights_hash"] == record["weights_hash"]
+    changed = {k: v + 1e-6 if k == "out.bias" else v for k, v in net.state_dict().items()}
+    assert classifier.weights_hash(changed) != record["weights_hash"]
 
 
 def test_mnist_digit_histogram_of_real_images_matches_the_labels(trained, mnist):
@@ -74,13 +87,13 @@ def test_classifier_features_through_torch_fidelity(trained, mnist):
     fe, info = fidelity._extractor("mnist_classifier", mnist, ctx)
     assert info["weights_hash"] == trained[1]["weights_hash"] and info["extractor"] == "mnist_classifier"
     x = mnist.test[:2000]
-    feats = fidelity.extract(fe, x, "cpu")
-    assert feats.shape == (2000, 128)
-    expected = trained[0].features(x)[0]
-    assert torch.allclose(feats, expected, atol=1e-4)
+    feats, logits = extractors.extract(fe, x, "cpu")
+    assert feats.shape == (2000, 128) and logits.shape == (2000, 10)
+    expected, expected_logits = trained[0].features(x)
+    assert torch.allclose(feats, expected, atol=1e-4) and torch.allclose(logits, expected_logits, atol=1e-4)
     blurred = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
     assert abs(fidelity.fid_from_features(feats, feats)) < 1e-6
-    assert fidelity.fid_from_features(feats, fidelity.extract(fe, blurred, "cpu")) > 1.0
+    assert fidelity.fid_from_features(feats, extractors.extract(fe, blurred, "cpu")[0]) > 1.0
 
 
 def test_prepare_command_reports_the_cached_classifier(trained, mnist_root, cli, tmp_path):

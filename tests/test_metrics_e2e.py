@@ -19,6 +19,7 @@ METRICS = [
     "kid",
     "precision_recall",
     "density_coverage",
+    "isc",
     "elbo",
     "elbo_bpd",
     "nll",
@@ -40,7 +41,8 @@ def test_mnist_eval_suite_end_to_end(tmp_path, monkeypatch):
         name: ev
         seeds: [0]
         budget: {{steps: 20}}
-        eval: {{every: 10, samples: 500, real_samples: 2000, nll_k: 20, nll_k_train: 2, nll_examples: 200}}
+        eval: {{every: 10, samples: 500, train_samples: 200, real_samples: 2000, nll_k: 20, nll_k_train: 2,
+                nll_examples: 200}}
         datasets: [{{name: mnist}}]
         models:
           - {{name: vae, decoder: bernoulli, latent_dim: 8, batch_size: 64}}
@@ -60,14 +62,18 @@ def test_mnist_eval_suite_end_to_end(tmp_path, monkeypatch):
         fid = result["metric_protocols"]["fid"]
         assert fid["extractor"] == "mnist_classifier" and len(fid["weights_hash"]) == 64
         assert (fid["n_real"], fid["n_generated"], fid["split"]) == (2000, 500, "test")
+        assert fid["in_training"] == {"n_generated": 200}  # the trajectory rows' protocol
+        isc = result["metric_protocols"]["isc"]
+        assert (isc["splits"], isc["logits"]) == (10, "10 classes") and 1 <= result["metrics"]["isc"] <= 10
         assert fid["torch_fidelity"] and fid["feature_layer"].startswith("penultimate")
         assert 0 <= result["metrics"]["coverage"] <= 1 and result["metrics"]["fid"] > 0
         assert result["metrics"]["classes"] >= 1 and "parzen" in result["metrics"]
     vae = next(r for r in results if "nll" in r["metrics"])
-    assert vae["metric_protocols"]["nll"]["k"] == 20
+    nll = vae["metric_protocols"]["nll"]
+    assert (nll["k"], nll["n_examples"], nll["in_training"]) == (20, 200, {"k": 2})
     assert vae["metrics"]["nll"] < -vae["metrics"]["elbo"] + 10  # -log p(x) <= -ELBO (other test subset)
-    bpd = -vae["metrics"]["elbo"] / (784 * math.log(2)) + 8
-    assert vae["metrics"]["elbo_bpd"] == pytest.approx(bpd)
+    assert vae["metric_protocols"]["elbo"]["in_training"] == {"n_examples": 500}  # eval.train_examples
+    assert math.isnan(vae["metrics"]["elbo_bpd"])  # a Bernoulli decoder on grey levels has no bits/dim
     board = (tmp_path / "res" / "ev" / "leaderboard.md").read_text()
     for column in (
         "fid",
@@ -76,6 +82,7 @@ def test_mnist_eval_suite_end_to_end(tmp_path, monkeypatch):
         "recall",
         "density",
         "coverage",
+        "isc",
         "elbo",
         "elbo_bpd",
         "nll",
@@ -83,6 +90,7 @@ def test_mnist_eval_suite_end_to_end(tmp_path, monkeypatch):
     ):
         assert f" {column} " in board
     assert len({r["protocol"]["split"] for r in results}) == 1  # VAE and GAN share a protocol group
+    assert "### mnist (protocol " in board
 
 
 def test_eval_keys_change_the_run_id_only_when_set():
@@ -95,3 +103,6 @@ def test_eval_keys_change_the_run_id_only_when_set():
     plain = RunSpec(**base, eval=EvalSettings())
     assert RunSpec(**base, eval=EvalSettings(nll_k=5000)).run_id == plain.run_id  # the default
     assert RunSpec(**base, eval=EvalSettings(nll_k=50)).run_id != plain.run_id
+    defaults = EvalSettings(train_samples=1000, train_examples=500)  # the in-training defaults
+    assert RunSpec(**base, eval=defaults).run_id == plain.run_id
+    assert RunSpec(**base, eval=EvalSettings(train_samples=200)).run_id != plain.run_id

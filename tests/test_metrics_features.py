@@ -13,7 +13,7 @@ import torch
 from scipy import linalg
 
 from genbench.config import EvalSettings
-from genbench.metrics import EvalContext, fidelity
+from genbench.metrics import EvalContext, extractors, fidelity
 from genbench.metrics.density import density_coverage
 
 D = 8
@@ -132,6 +132,12 @@ def test_inception_weights_path_is_passed_to_torch_fidelity(tmp_path):
 
 def test_uint8_contract():
     x = torch.rand(4, 1, 5, 5)
-    out = fidelity.to_uint8_rgb(x)
+    out = extractors.to_uint8_rgb(x)
     assert out.dtype == torch.uint8 and out.shape == (4, 3, 5, 5) and torch.equal(out[:, 0], out[:, 2])
     assert math.isclose(float(out.max()), round(float(x.max()) * 255))
+
+
+def test_mnist_classifier_on_other_data_is_refused(tmp_path, cli):
+    suite = _suite(tmp_path, "{feature_extractor: mnist_classifier}")
+    proc = cli("validate", suite, cwd=tmp_path)
+    assert proc.returncode == 2 and "applies to MNIST-like data sets only" in proc.stderr

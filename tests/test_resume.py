@@ -98,6 +98,20 @@ def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tmp_path, model, s
     assert rest["train_seconds"] >= part["train_seconds"]
 
 
+def test_an_image_run_keeps_its_sample_grids_across_a_resume(tmp_path):
+    suite = {**suite_dict([VAE], steps=20, every=5, ckpt=10), "datasets": [{"name": "digits"}]}
+    suite["metrics"] = ["elbo"]
+    (spec,) = load_suite(write_suite(tmp_path, suite))[1]
+    plain = train(spec)
+    path = tmp_path / "checkpoint.pt"
+    assert train(spec, checkpoint_path=path, stop=StopAfter(12))["status"] == "interrupted"
+    rest = train(spec, checkpoint_path=path)
+    assert rest["resumed_at"] == [12] and canon(rest) == canon(plain)
+    grids = rest["pictures"]["grids"]
+    assert sorted(grids) == sorted(plain["pictures"]["grids"]) == [0, 5, 10, 15, 20]
+    assert all((grids[k] == plain["pictures"]["grids"][k]).all() for k in grids)
+
+
 def test_checkpointing_does_not_change_numbers_and_saves_at_the_end(tmp_path):
     (spec,) = make_specs(tmp_path, [GAN], steps=60, ckpt=25)
     path = tmp_path / "checkpoint.pt"

@@ -126,8 +126,10 @@ def test_pool_runs_all_and_reports_as_runs_finish(tmp_path):
     assert rec.results[long.run_id]["steps"] == 2000 and rec.results[short1.run_id]["steps"] == 20
     # two slots: the short runs pass the long one, results come in order of completion
     assert rec.order("result") == [short1.run_id, short2.run_id, long.run_id]
-    # the third run starts only once a slot is free
-    assert rec.events.index(("start", short2.run_id)) > rec.events.index(("result", short1.run_id))
+    # the third run starts only once a slot is free, and before the driver stores the result
+    # that freed it (storing takes the driver a moment; the freed worker need not wait for it)
+    assert rec.events[:2] == [("start", long.run_id), ("start", short1.run_id)]
+    assert rec.events[2:4] == [("start", short2.run_id), ("result", short1.run_id)]
     # the long run's progress is polled while it trains
     # (a poll that reaches a fresh worker before its run begins answers {}: nothing to report yet)
     reports = rec.progress[long.run_id]

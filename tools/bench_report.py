@@ -6,13 +6,25 @@ import argparse
 import os
 import platform
 import statistics
+import tempfile
 from datetime import datetime, timezone
+from pathlib import Path
 
 import torch
 
 import genbench
 
 VARIANTS = ["train", "trainer", "model", "bare+diag", "bare"]
+
+
+def load_specs(text: str) -> list:
+    """The RunSpecs of a suite file's text, through genbench's own suite loader."""
+    from genbench.config import load_suite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "suite.yaml"
+        path.write_text(text)
+        return load_suite(path)[1]
 
 
 def machine() -> dict[str, str]:

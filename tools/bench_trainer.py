@@ -36,10 +36,9 @@ from pathlib import Path
 
 import bench_loops  # next to this script
 import torch
-from bench_report import VARIANTS, machine, report
+from bench_report import VARIANTS, load_specs, machine, report
 
 from genbench import train as train_mod
-from genbench.config import load_suite
 from genbench.models.gan import grad_norm
 
 # name -> (dataset entry, model entry, metric, share of --steps: a DCGAN step costs ~5 toy steps)
@@ -60,11 +59,7 @@ def make_spec(case: str, steps: int):
         f"checkpoint: {{every: {10 * steps + 1000}}}\ndatasets: [{dataset}]\nmodels: [{model}]\n"
         f"metrics: [{metric}]\n"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "suite.yaml"
-        path.write_text(text)
-        _, runs, _ = load_suite(path)
-    return runs[0]
+    return load_specs(text)[0]
 
 
 def clock() -> tuple[float, float]:

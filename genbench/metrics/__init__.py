@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 import torch
@@ -12,7 +13,11 @@ from genbench.data.pixels import to_unit
 class EvalContext:
     """What one evaluation shares between metrics: the sample count, an RNG, one draw of samples,
     whether it is the final evaluation, evaluation settings, a cache (e.g. features of the draw)
-    and the protocol each metric records for its numbers."""
+    and the protocol each metric records for its numbers.
+
+    In-training evaluations are cheaper than the final one: at most `eval.train_examples` test
+    examples, and on image data sets at most `eval.train_samples` generated samples
+    (`example_count`, `sample_count`); the final evaluation keeps the full protocol."""
 
     def __init__(
         self,
@@ -25,6 +30,7 @@ class EvalContext:
     ) -> None:
         self.model = model
         self.n_samples = n_samples
+        self.n_requested = n_samples  # eval.samples, before any in-training reduction
         self.generator = torch.Generator().manual_seed(seed)
         self.final = final
         self.settings = settings  # the suite's EvalSettings (None in direct calls: defaults apply)
@@ -32,10 +38,49 @@ class EvalContext:
         self.cache: dict = {}
         self.protocols: dict[str, dict] = {}
 
-    def setting(self, name: str, default):
-        """An evaluation setting of the suite, or `default` when there is none."""
+    def setting(self, name: str, default=None):
+        """An evaluation setting of the suite, else `default` (None: the EvalSettings default)."""
         value = getattr(self.settings, name, None)
-        return default if value is None else value
+        if value is not None:
+            return value
+        if default is None:
+            from genbench.config import EvalSettings
+
+            default = EvalSettings.model_fields[name].default
+        return default
+
+    def sample_count(self, dataset, final: bool | None = None) -> int:
+        """Generated samples of an evaluation (final: this one's): `eval.samples`, and at an
+        in-training evaluation of an image data set at most `eval.train_samples`."""
+        final = self.final if final is None else final
+        if final or dataset.kind != "image":
+            return self.n_requested
+        return min(self.n_requested, self.setting("train_samples"))
+
+    def example_count(self, dataset, n: int, final: bool | None = None) -> int:
+        """Test examples of an evaluation out of `n`: all, and at an in-training evaluation at most
+        `eval.train_examples` (on every kind of data set)."""
+        final = self.final if final is None else final
+        if final:
+            return n
+        return min(n, self.setting("train_examples"))
+
+    def samples_for(self, dataset) -> torch.Tensor:
+        """The evaluation's shared draw, of `sample_count(dataset)` samples (unless already drawn)."""
+        if "samples" not in self.__dict__:
+            self.n_samples = self.sample_count(dataset)
+        return self.samples
+
+    def record(self, metric: str, protocol: Callable[[bool], dict]) -> None:
+        """Store `metric`'s protocol, `protocol(final)`; at the final evaluation of a run that is
+        also evaluated in training, add under `in_training` what the trajectory rows used instead."""
+        proto = protocol(self.final)
+        if self.final and self.setting("every", 0):
+            train = protocol(False)
+            changed = {k: v for k, v in train.items() if proto.get(k) != v}
+            if changed:
+                proto["in_training"] = changed
+        self.protocols[metric] = proto
 
     @cached_property
     def samples(self) -> torch.Tensor:

@@ -1,198 +1,138 @@
-"""FID, KID, improved precision/recall (through torch-fidelity) and density/coverage on the
-features of a registered extractor: `inception` (torch-fidelity's inception-v3-compat, comparable
-with published FIDs) or `mnist_classifier` (genbench's own, for MNIST-like data)."""
+"""FID, KID, improved precision/recall and the Inception Score (through torch-fidelity) and
+density/coverage on the features of a registered extractor (`genbench.metrics.extractors`);
+reference features of the real test images and what is derived from them, cached on disk."""
 
 from __future__ import annotations
 
 import os
-import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch_fidelity
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
-from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
-from torch_fidelity.metric_prc import calc_cdist_part, prc_features_to_metric
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
-from torch_fidelity.utils import create_feature_extractor
 
 from genbench.metrics import classifier
 from genbench.metrics.density import density_coverage, knn_radii
+from genbench.metrics.feature_choice import extractor_name, inception_weights_problem
 from genbench.registry import METRICS, MetricEntry
 
-TF_MNIST = "genbench-mnist-classifier"
-FEATURE_BATCH = 500
-ENV_OFFLINE = "GENBENCH_OFFLINE"
+# torch-fidelity (and torchvision under it) is imported on first use, not when metrics register
+
 PRC_BATCH = 10_000  # torch-fidelity's default prc_batch_size
 KID_SUBSETS_TRAIN = 10  # KID subsets at in-training evaluations (100 at the final one)
+ISC_SPLITS = 10  # Salimans et al. 2016, and torch-fidelity's default isc_splits
+_MEMO: dict = {}  # path of a cached tensor -> the tensor, for the process
 
 
-class MnistClassifierExtractor(FeatureExtractorBase):
-    """torch-fidelity view of genbench's MNIST classifier: uint8 (N, 3, H, W) in, the first
-    channel (grey images are repeated to three) classified; features `penultimate` (128) and `logits`."""
+def _extractor(name: str, dataset, ctx):
+    """The extractor `name` for `dataset` under the evaluation's settings, and its protocol fields."""
+    from genbench.metrics import extractors
 
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
-        self.net, _ = classifier.load_file(Path(feature_extractor_weights_path))
-        self.requires_grad_(False)
-
-    @staticmethod
-    def get_provided_features_list():
-        return "penultimate", "logits"
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric):
-        return "penultimate"
-
-    @staticmethod
-    def can_be_compiled():
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile():
-        return torch.zeros(1, 3, classifier.SIDE, classifier.SIDE, dtype=torch.uint8)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        h, logits = self.net.features(x[:, :1].float() / 255)
-        return tuple({"penultimate": h, "logits": logits}[f] for f in self.features_list)
+    weights = ctx.setting("feature_extractor_weights_path", "") or None
+    return extractors.get(name, dataset, ctx.data_dir, weights)
 
 
-if TF_MNIST not in FEATURE_EXTRACTORS_REGISTRY:
-    register_feature_extractor(TF_MNIST, MnistClassifierExtractor)
-
-
-def extractor_name(dataset_name: str, choice: str = "auto") -> str:
-    """`inception` or `mnist_classifier`; `auto`: the classifier for MNIST-like data, else inception."""
-    if choice != "auto":
-        return choice
-    return "mnist_classifier" if classifier.mnist_source(dataset_name) == "mnist" else "inception"
-
-
-def inception_weights_problem(weights_path: str | None) -> str | None:
-    """Why the inception extractor cannot run here (None when it can): a given weights file that
-    is missing, or no file, nothing in torch's hub cache and no network (or $GENBENCH_OFFLINE=1)."""
-    hint = (
-        f"download {URL_INCEPTION_V3} elsewhere and set eval.feature_extractor_weights_path to it, "
-        "or use eval.feature_extractor: mnist_classifier on MNIST-like data"
-    )
-    if weights_path:
-        if Path(weights_path).expanduser().is_file():
-            return None
-        key = "eval.feature_extractor_weights_path"
-        return f"the inception weights file {weights_path} ({key}) does not exist; {hint}"
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]
-    if cached.is_file():
-        return None
-    if os.environ.get(ENV_OFFLINE) != "1":
-        try:
-            socket.create_connection(("github.com", 443), timeout=3).close()
-            return None
-        except OSError:
-            pass
-    where = f"which are not in {cached} and cannot be downloaded (offline)"
-    return f"the inception feature extractor needs its weights, {where}; {hint}"
-
-
-def _extractor(name: str, dataset, ctx) -> tuple[FeatureExtractorBase, dict]:
-    """The torch-fidelity extractor and its protocol fields, cached per process."""
-    weights = ctx.setting("feature_extractor_weights_path", None) if name == "inception" else None
-    key = (name, classifier.mnist_source(dataset.name), weights, ctx.data_dir)
-    if key not in _EXTRACTORS:
-        if name == "mnist_classifier":
-            _, record, path = classifier.classifier_for(dataset, ctx.data_dir)
-            fe = create_feature_extractor(
-                TF_MNIST, ["penultimate"], cuda=False, feature_extractor_weights_path=str(path), verbose=False
-            )
-            info = {"weights_hash": record["weights_hash"], "feature_layer": "penultimate (128)"}
-            info["classifier_test_accuracy"] = record["test_accuracy"]
+def cached_tensor(path: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """A tensor kept in memory and on disk at `path` (written atomically): computed once, by
+    whichever process gets there first (the driver, before any run: `genbench.preflight`)."""
+    key = str(path)
+    if key not in _MEMO:
+        if path.exists():
+            _MEMO[key] = torch.load(path, weights_only=True)
         else:
-            problem = inception_weights_problem(weights)
-            if problem:
-                raise RuntimeError(problem)
-            fe = create_feature_extractor(
-                "inception-v3-compat",
-                ["2048"],
-                cuda=False,
-                feature_extractor_weights_path=weights,
-                verbose=False,
-            )
-            path = (
-                Path(weights)
-                if weights
-                else Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]
-            )
-            info = {"weights_hash": classifier.file_hash(path), "feature_layer": "2048 (pool3)"}
-        _EXTRACTORS[key] = (fe, {"extractor": name, **info})
-    return _EXTRACTORS[key]
+            value = compute()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            torch.save(value, tmp)
+            os.replace(tmp, path)
+            _MEMO[key] = value
+    return _MEMO[key]
 
 
-_EXTRACTORS: dict = {}
-_REAL: dict = {}
-_RADII: dict = {}
+def reference_path(dataset, fe, info: dict, n_real: int) -> Path:
+    """Cache file of the real features: data set, data hash, split, extractor (and its per-channel
+    variant), weights hash and count (torch-fidelity's own cache ignores the last two)."""
+    from genbench.metrics import extractors
 
-
-def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images (N, C, H, W) -> uint8 (N, 3, H, W), grey repeated to three channels
-    (torch-fidelity's input contract)."""
-    x = (x * 255).round().clamp(0, 255).to(torch.uint8)
-    return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
-
-
-@torch.no_grad()
-def extract(
-    fe: FeatureExtractorBase, images: torch.Tensor, device, batch: int = FEATURE_BATCH
-) -> torch.Tensor:
-    """Features of [0, 1] images, in batches on `device`, gathered on the CPU (float32)."""
-    fe.to(device)
-    out = [fe(to_uint8_rgb(chunk).to(device))[0].float().cpu() for chunk in images.split(batch)]
-    return torch.cat(out)
+    data = classifier.data_hash(dataset)[:12]
+    tag = "-3ch" if fe.get_name() == extractors.TF_MNIST_3CH else ""
+    name = f"{dataset.name}-{data}-test-{info['extractor']}{tag}-{info['weights_hash'][:12]}-n{n_real}.pt"
+    return classifier.cache_dir() / "reference" / name
 
 
 def reference_features(dataset, fe, info: dict, n_real: int, device) -> torch.Tensor:
-    """Features of the first n_real test images, cached in memory and on disk under a name that
-    holds the data set, its data hash, split, extractor, weights hash and count."""
-    data = classifier.data_hash(dataset)[:12]
-    name = f"{dataset.name}-{data}-test-{info['extractor']}-{info['weights_hash'][:12]}-n{n_real}.pt"
-    if name not in _REAL:
-        path = classifier.cache_dir() / "reference" / name
-        if path.exists():
-            _REAL[name] = torch.load(path, weights_only=True)
-        else:
-            feats = extract(fe, dataset.test[:n_real], device)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            torch.save(feats, tmp)
-            os.replace(tmp, path)
-            _REAL[name] = feats
-    return _REAL[name]
+    """Features of the first n_real test images, cached in memory and on disk."""
+    from genbench.metrics.extractors import extract
+
+    return cached_tensor(
+        reference_path(dataset, fe, info, n_real), lambda: extract(fe, dataset.test[:n_real], device)[0]
+    )
 
 
-def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(real, generated, protocol) features of this evaluation, computed once per evaluation."""
-    if "features" not in ctx.cache:
+def reference_radii(ref_path: Path, real: torch.Tensor, metric: str) -> torch.Tensor:
+    """k-NN radii of the real features, cached beside them: `prc` (k = 3, as torch-fidelity
+    computes them) or `dc` (k = 5, float64)."""
+    stem = ref_path.with_suffix("")
+    if metric == "prc":
+        return cached_tensor(stem.with_name(stem.name + "-prc3.pt"), lambda: prc_radii(real))
+    return cached_tensor(stem.with_name(stem.name + "-dc5.pt"), lambda: knn_radii(real.double(), 5).cpu())
+
+
+def prepare_reference(dataset, settings, metrics: set[str], data_dir: str | None) -> None:
+    """Compute and cache, on this process, the real features (and radii) the metrics of a run
+    with `settings` need on `dataset` with the MNIST classifier: done by the driver before runs
+    are dispatched so that workers only read them."""
+    from genbench.metrics import EvalContext
+
+    ctx = EvalContext(None, 1, 0, settings=settings, data_dir=data_dir)
+    fe, info = _extractor("mnist_classifier", dataset, ctx)
+    n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
+    real = reference_features(dataset, fe, info, n_real, "cpu")
+    path = reference_path(dataset, fe, info, n_real)
+    for metric, key in (("precision_recall", "prc"), ("density_coverage", "dc")):
+        if metric in metrics:
+            reference_radii(path, real, key)
+
+
+def _generated(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """(features, logits, protocol) of this evaluation's samples, extracted once per evaluation."""
+    from genbench.metrics.extractors import extract
+
+    if "generated" not in ctx.cache:
         name = extractor_name(dataset.name, ctx.setting("feature_extractor", "auto"))
         fe, info = _extractor(name, dataset, ctx)
-        device = ctx.model.device
-        n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
-        real = reference_features(dataset, fe, info, n_real, device)
-        fake = extract(fe, ctx.samples, device)
-        proto = {
+        feats, logits = extract(fe, ctx.samples_for(dataset), ctx.model.device)
+        ctx.cache["generated"] = (feats, logits, {**info, "fe": fe})
+    return ctx.cache["generated"]
+
+
+def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[[bool], dict]]:
+    """(real features, generated features, the reference's cache file, protocol(final))."""
+    import torch_fidelity
+
+    fake, _, info = _generated(dataset, ctx)
+    info = dict(info)
+    fe = info.pop("fe")
+    n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
+    real = reference_features(dataset, fe, info, n_real, ctx.model.device)
+
+    def protocol(final: bool) -> dict:
+        return {
             **info,
             "n_real": len(real),
-            "n_generated": len(fake),
+            "n_generated": ctx.sample_count(dataset, final),
             "split": "test",
             "torch_fidelity": torch_fidelity.__version__,
         }
-        ctx.cache["features"] = (real, fake, proto)
-    return ctx.cache["features"]
+
+    return real, fake, reference_path(dataset, fe, info, n_real), protocol
 
 
-def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
+def fid_from_features(real: torch.Tensor, fake: torch.Tensor, real_stats: dict | None = None) -> float:
     """FID (Heusel et al. 2017) of two feature sets by torch-fidelity: |mu_r - mu_g|^2 +
-    tr(S_r + S_g - 2 (S_r S_g)^(1/2))."""
-    stats = fid_features_to_statistics(fake.double()), fid_features_to_statistics(real.double())
+    tr(S_r + S_g - 2 (S_r S_g)^(1/2)); `real_stats`: the real set's mean and covariance, if known."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    stats = fid_features_to_statistics(fake.double()), real_stats or fid_features_to_statistics(real.double())
     return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
 
 
@@ -201,6 +141,8 @@ def kid_from_features(
 ) -> dict[str, float]:
     """KID (Binkowski et al. 2018): unbiased MMD^2 with the cubic kernel, mean and std over
     `subsets` subsets of min(1000, n) by torch-fidelity (the mean is unbiased for any count)."""
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
     size = min(1000, len(real), len(fake))
     kw = {"kid_subset_size": size, "kid_subsets": subsets, "rng_seed": seed, "verbose": False}
     out = kid_features_to_metric(fake, real, **kw)
@@ -209,6 +151,8 @@ def kid_from_features(
 
 def prc_from_features(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
     """Improved precision and recall, k = 3 (Kynkaanniemi et al. 2019), by torch-fidelity."""
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
     out = prc_features_to_metric(fake, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
     return {"precision": out["precision"], "recall": out["recall"]}
 
@@ -219,6 +163,8 @@ def prc_with_radii(
     """The same numbers as `prc_from_features` from torch-fidelity's distance blocks
     (`calc_cdist_part`), with the real set's k-NN radii computed once (`prc_radii`) rather than
     at every evaluation."""
+    from torch_fidelity.metric_prc import calc_cdist_part
+
     fake_radii = torch.cat(
         [calc_cdist_part(b, fake, PRC_BATCH).kthvalue(k + 1).values for b in fake.split(PRC_BATCH)]
     )
@@ -233,52 +179,90 @@ def prc_with_radii(
 
 def prc_radii(real: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Distance of every real point to its k-th nearest real neighbour, as torch-fidelity computes it."""
+    from torch_fidelity.metric_prc import calc_cdist_part
+
     return torch.cat(
         [calc_cdist_part(b, real, PRC_BATCH).kthvalue(k + 1).values for b in real.split(PRC_BATCH)]
     )
 
 
+def isc_from_logits(logits: torch.Tensor, splits: int = ISC_SPLITS, seed: int = 2020) -> dict[str, float]:
+    """Inception Score (Salimans et al. 2016, sec. 4): exp(E_x KL(p(y|x) || p(y))), p(y) the mean
+    of p(y|x) over a split; mean and std over `splits` splits of the shuffled samples, by
+    torch-fidelity. At most the number of classes, and at most the split size."""
+    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+    out = isc_features_to_metric(logits, splits=min(splits, len(logits)), shuffle=True, rng_seed=seed)
+    return {"isc": out[KEY_METRIC_ISC_MEAN], "isc_std": out[KEY_METRIC_ISC_STD]}
+
+
 def _fid(model, dataset, ctx) -> dict[str, float]:
-    real, fake, proto = _features(dataset, ctx)
-    ctx.protocols["fid"] = proto
-    return {"fid": fid_from_features(real, fake)}
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    real, fake, path, protocol = _features(dataset, ctx)
+    ctx.record("fid", protocol)
+    key = ("fid statistics", str(path))
+    if key not in _MEMO:  # the real set's mean and covariance, once per process
+        _MEMO[key] = fid_features_to_statistics(real.double())
+    return {"fid": fid_from_features(real, fake, _MEMO[key])}
 
 
 def _kid(model, dataset, ctx) -> dict[str, float]:
-    real, fake, proto = _features(dataset, ctx)
-    size, subsets = min(1000, len(real), len(fake)), 100 if ctx.final else KID_SUBSETS_TRAIN
-    ctx.protocols["kid"] = {**proto, "kid_subsets": subsets, "kid_subset_size": size, "kernel": "poly d3"}
-    return kid_from_features(real, fake, subsets=subsets)
+    real, fake, _, protocol = _features(dataset, ctx)
+
+    def kid_protocol(final: bool) -> dict:
+        proto = protocol(final)
+        size = min(1000, proto["n_real"], proto["n_generated"])
+        subsets = 100 if final else KID_SUBSETS_TRAIN
+        return {**proto, "kid_subsets": subsets, "kid_subset_size": size, "kernel": "poly d3"}
+
+    ctx.record("kid", kid_protocol)
+    return kid_from_features(real, fake, subsets=100 if ctx.final else KID_SUBSETS_TRAIN)
 
 
 def _prc(model, dataset, ctx) -> dict[str, float]:
-    real, fake, proto = _features(dataset, ctx)
-    ctx.protocols["precision_recall"] = {**proto, "k": 3}
-    key = ("prc", id(real))  # the reference features (CPU) stay in _REAL for the process: a stable key
-    if key not in _RADII:
-        _RADII[key] = prc_radii(real)
-    return prc_with_radii(real, fake, _RADII[key])
+    real, fake, path, protocol = _features(dataset, ctx)
+    ctx.record("precision_recall", lambda final: {**protocol(final), "k": 3})
+    return prc_with_radii(real, fake, reference_radii(path, real, "prc"))
 
 
 def _dc(model, dataset, ctx) -> dict[str, float]:
-    real, fake, proto = _features(dataset, ctx)
-    ctx.protocols["density_coverage"] = {**proto, "k": 5}
-    key = id(real)  # the reference features (CPU) stay in _REAL for the process: a stable key
-    real = real.to(ctx.model.device)
-    if key not in _RADII:
-        _RADII[key] = knn_radii(real.double(), 5)
-    return density_coverage(real, fake, k=5, radii=_RADII[key])
+    real, fake, path, protocol = _features(dataset, ctx)
+    ctx.record("density_coverage", lambda final: {**protocol(final), "k": 5})
+    radii = reference_radii(path, real, "dc")
+    return density_coverage(real.to(ctx.model.device), fake, k=5, radii=radii)
+
+
+def _isc(model, dataset, ctx) -> dict[str, float]:
+    import torch_fidelity
+
+    _, logits, info = _generated(dataset, ctx)
+    info = {k: v for k, v in info.items() if k != "fe"}
+    ctx.record(
+        "isc",
+        lambda final: {
+            **{k: v for k, v in info.items() if k != "feature_layer"},
+            "n_generated": ctx.sample_count(dataset, final),
+            "splits": min(ISC_SPLITS, ctx.sample_count(dataset, final)),
+            "shuffle_seed": 2020,
+            "torch_fidelity": torch_fidelity.__version__,
+        },
+    )
+    return isc_from_logits(logits)
 
 
 def check_spec(spec) -> str | None:
-    """Why a run's feature metrics cannot run here (inception weights), or None."""
+    """Why a run's feature metrics cannot run here (inception weights; the MNIST classifier on
+    other data), or None."""
     name = extractor_name(spec.dataset, getattr(spec.eval, "feature_extractor", "auto"))
-    if name != "inception":
-        return None
+    if name == "mnist_classifier":
+        if classifier.mnist_source(spec.dataset) in ("mnist", "fashion_mnist"):
+            return None
+        return "eval.feature_extractor mnist_classifier applies to MNIST-like data sets only"
     return inception_weights_problem(getattr(spec.eval, "feature_extractor_weights_path", None))
 
 
-_IMAGES = frozenset({"image"})
+FEATURE_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "isc")
 _ENTRIES = {
     "fid": (
         _fid,
@@ -296,6 +280,13 @@ _ENTRIES = {
         {"density": "max", "coverage": "max"},
         "density and coverage, k = 5 (Naeem et al. 2020), with <=",
     ),
+    "isc": (
+        _isc,
+        {"isc": "max"},
+        "Inception Score, 10 splits (Salimans et al. 2016), torch-fidelity; the extractor's class logits",
+    ),
 }
 for _name, (_fn, _outputs, _doc) in _ENTRIES.items():
-    METRICS.register(_name, MetricEntry(_fn, _outputs, _doc, dataset_kinds=_IMAGES, check=check_spec))
+    METRICS.register(
+        _name, MetricEntry(_fn, _outputs, _doc, dataset_kinds=frozenset({"image"}), check=check_spec)
+    )

@@ -70,45 +70,89 @@ def iwae_log_likelihood(model, data: torch.Tensor, k: int, seed: int, rows: int 
     return torch.cat(out)
 
 
-def bits_per_dim(nats: float, dataset) -> float:
-    """-log p(x) in nats per example -> bits per dimension. Binary data: nats / (D ln 2). 8-bit
-    images scaled to [0, 1]: the density of the 256-level discretisation, nats / (D ln 2) + 8
-    (a continuous density on undequantised pixels, so only a rough comparison with published
-    dequantised numbers)."""
+LOG2_LEVELS = math.log2(255)  # 8-bit pixels k / 255: bins of width 1 / 255 on [0, 1]
+
+
+def bits_per_dim(nats: float, dataset, decoder: str | None = None) -> float:
+    """-log p(x) in nats per example -> bits per dimension. Binary data: nats / (D ln 2), the
+    code length of a distribution on {0, 1}^D. 8-bit images scaled to [0, 1] (levels k / 255)
+    under a continuous density p: the 256-level discretisation has P(x) ~ p(x) / 255^D, so
+    nats / (D ln 2) + log2 255 (= 7.994; the usual + 8 is for data scaled by 1 / 256). A
+    Bernoulli decoder on 8-bit levels has no density on [0, 1]^D (its cross-entropy is not a
+    log-likelihood; Loaiza-Ganem & Cunningham 2019), so there are no bits per dimension: NaN."""
     bpd = nats / (dataset.dim * math.log(2))
-    return bpd if getattr(dataset, "binarize", None) else bpd + 8.0
+    if getattr(dataset, "binarize", None):
+        return bpd
+    return math.nan if decoder == "bernoulli" else bpd + LOG2_LEVELS
+
+
+def _decoder(model) -> str | None:
+    return getattr(getattr(model, "hp", None), "decoder", None)
+
+
+def _data(model, dataset) -> str:
+    if dataset.kind != "image":
+        return "continuous"
+    binary = bool(getattr(dataset, "binarize", None))
+    kind = "binary" if binary else "8-bit levels k / 255"
+    if _decoder(model) == "bernoulli" and not binary:
+        return kind + " (Bernoulli decoder: a cross-entropy, not a log-likelihood; no bits/dim)"
+    return kind
 
 
 def _elbo(model, dataset, ctx) -> float:
     if "elbo" not in ctx.cache:
-        ctx.cache["elbo"] = mean_elbo(model, dataset.test, int(ctx.generator.initial_seed()))
+        n = ctx.example_count(dataset, len(dataset.test))
+        ctx.cache["elbo"] = mean_elbo(model, dataset.test[:n], int(ctx.generator.initial_seed()))
+
+        def protocol(final: bool) -> dict:
+            return {
+                "split": "test",
+                "n_examples": ctx.example_count(dataset, len(dataset.test), final),
+                "mc_samples": getattr(getattr(model, "hp", None), "mc_samples", 1),
+                "decoder": _decoder(model),
+                "data": _data(model, dataset),
+            }
+
+        ctx.cache["elbo_protocol"] = protocol
     return ctx.cache["elbo"]
 
 
 def _elbo_metric(model, dataset, ctx) -> dict[str, float]:
-    return {"elbo": _elbo(model, dataset, ctx)}
+    out = {"elbo": _elbo(model, dataset, ctx)}
+    ctx.record("elbo", ctx.cache["elbo_protocol"])
+    return out
 
 
 def _elbo_bpd_metric(model, dataset, ctx) -> dict[str, float]:
-    return {"elbo_bpd": bits_per_dim(-_elbo(model, dataset, ctx), dataset)}
+    elbo = _elbo(model, dataset, ctx)
+    offset = 0.0 if getattr(dataset, "binarize", None) else LOG2_LEVELS
+    bits = f"-elbo / (D ln 2) + {offset:.4f}, D = {dataset.dim}"
+    ctx.record("elbo_bpd", lambda final: {**ctx.cache["elbo_protocol"](final), "bits_per_dim": bits})
+    return {"elbo_bpd": bits_per_dim(-elbo, dataset, _decoder(model))}
 
 
 def _nll_metric(model, dataset, ctx) -> dict[str, float]:
-    k = ctx.setting("nll_k", NLL_K_FINAL) if ctx.final else ctx.setting("nll_k_train", NLL_K_TRAIN)
-    n = ctx.setting("nll_examples", len(dataset.test))
-    data = dataset.test[:n]
-    nll = float(-iwae_log_likelihood(model, data, k, int(ctx.generator.initial_seed())).mean())
-    ctx.protocols["nll"] = {
-        "estimator": "IWAE (Burda et al. 2015)",
-        "k": k,
-        "n_examples": len(data),
-        "split": "test",
-        "binarization": getattr(dataset, "binarize", None),
-        "final": ctx.final,
-    }
+    n_all = min(ctx.setting("nll_examples", len(dataset.test)), len(dataset.test))
+
+    def protocol(final: bool) -> dict:
+        return {
+            "estimator": "IWAE (Burda et al. 2015)",
+            "k": ctx.setting("nll_k", NLL_K_FINAL) if final else ctx.setting("nll_k_train", NLL_K_TRAIN),
+            "n_examples": ctx.example_count(dataset, n_all, final),
+            "split": "test",
+            "binarization": getattr(dataset, "binarize", None),
+            "decoder": _decoder(model),
+            "data": _data(model, dataset),
+        }
+
+    proto = protocol(ctx.final)
+    ctx.record("nll", protocol)
+    data = dataset.test[: proto["n_examples"]]
+    nll = float(-iwae_log_likelihood(model, data, proto["k"], int(ctx.generator.initial_seed())).mean())
     out = {"nll": nll}
     if dataset.kind == "image":
-        out["nll_bpd"] = bits_per_dim(nll, dataset)
+        out["nll_bpd"] = bits_per_dim(nll, dataset, _decoder(model))
     return out
 
 

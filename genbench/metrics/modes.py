@@ -39,25 +39,29 @@ def stacked_mode_counts(net, images: torch.Tensor) -> dict[str, object]:
     return {"stacked_modes": int((counts > 0).sum()), "stacked_kl": kl_to(counts, torch.ones(1000))}
 
 
-def _record(net_record: dict, n: int) -> dict:
-    return {
-        "classifier": "mnist_classifier",
-        "weights_hash": net_record["weights_hash"],
-        "classifier_test_accuracy": net_record["test_accuracy"],
-        "n_generated": n,
-    }
+def _record(net_record: dict, dataset, ctx, **extra):
+    def protocol(final: bool) -> dict:
+        return {
+            "classifier": "mnist_classifier",
+            "weights_hash": net_record["weights_hash"],
+            "classifier_test_accuracy": net_record["test_accuracy"],
+            "n_generated": ctx.sample_count(dataset, final),
+            **extra,
+        }
+
+    return protocol
 
 
 def _stacked(model, dataset, ctx) -> dict[str, object]:
     net, record, _ = classifier.classifier_for(dataset, ctx.data_dir)
-    ctx.protocols["stacked_modes"] = _record(record, len(ctx.samples))
-    return stacked_mode_counts(net, ctx.samples)
+    ctx.record("stacked_modes", _record(record, dataset, ctx))
+    return stacked_mode_counts(net, ctx.samples_for(dataset))
 
 
 def _mnist(model, dataset, ctx) -> dict[str, object]:
     net, record, _ = classifier.classifier_for(dataset, ctx.data_dir)
-    counts = torch.bincount(digit_labels(net, ctx.samples)[:, 0], minlength=10)
-    ctx.protocols["mnist_modes"] = {**_record(record, len(ctx.samples)), "reference": "test labels"}
+    counts = torch.bincount(digit_labels(net, ctx.samples_for(dataset))[:, 0], minlength=10)
+    ctx.record("mnist_modes", _record(record, dataset, ctx, reference="test labels"))
     return {
         "classes": int((counts > 0).sum()),
         "kl_classes": kl_to(counts, torch.bincount(dataset.test_labels, minlength=10)),

@@ -43,19 +43,22 @@ def parzen(samples, test, valid, sigmas: torch.Tensor = SIGMAS) -> dict[str, flo
 
 
 def _parzen_metric(model, dataset, ctx) -> dict[str, float]:
-    samples = ctx.samples
+    samples = ctx.samples_for(dataset)
+    n_test = len(dataset.test)
+    ctx.record(
+        "parzen",
+        lambda final: {
+            "n_generated": ctx.sample_count(dataset, final),
+            "n_test": ctx.example_count(dataset, n_test, final),
+            "n_valid": ctx.example_count(dataset, N_VALID, final),
+            "sigma_grid": "logspace(-3, 1, 41)",
+            "split": "test; sigma on a draw from the training split",
+        },
+    )
     if not torch.isfinite(samples).all():
         return {"parzen": math.nan, "parzen_se": math.nan, "parzen_sigma": math.nan}
-    valid = dataset.batch(N_VALID, torch.Generator().manual_seed(777))
-    test = dataset.test
-    ctx.protocols["parzen"] = {
-        "n_generated": len(samples),
-        "n_test": len(test),
-        "n_valid": N_VALID,
-        "sigma_grid": "logspace(-3, 1, 41)",
-        "split": "test; sigma on a draw from the training split",
-    }
-    return parzen(samples, test, valid)
+    valid = dataset.batch(ctx.example_count(dataset, N_VALID), torch.Generator().manual_seed(777))
+    return parzen(samples, dataset.test[: ctx.example_count(dataset, n_test)], valid)
 
 
 METRICS.register(

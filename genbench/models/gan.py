@@ -111,5 +111,10 @@ class DCGANHParams(GANHParams):
     batch_size: int = Field(128, ge=1, description="minibatch size (Radford et al.)")
 
 
-MODELS.register("gan", ModelEntry(GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss"))
-MODELS.register("dcgan", ModelEntry(DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets"))
+SEED_BATCH = frozenset({"seed_batch"})  # seeds can train together as one batched model (MLP nets only)
+MODELS.register(
+    "gan", ModelEntry(GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss", SEED_BATCH)
+)
+MODELS.register(
+    "dcgan", ModelEntry(DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets", SEED_BATCH)
+)

@@ -144,6 +144,9 @@ def build(hp: VAEHParams, dataset, device: str = "cpu") -> VAE:
 MODELS.register(
     "vae",
     ModelEntry(
-        VAEHParams, build, "variational autoencoder, gaussian or bernoulli decoder", frozenset({"elbo"})
+        VAEHParams,
+        build,
+        "variational autoencoder, gaussian or bernoulli decoder",
+        frozenset({"elbo", "seed_batch"}),
     ),
 )

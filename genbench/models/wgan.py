@@ -90,4 +90,9 @@ def build(hp: WGANHParams, dataset, device: str = "cpu") -> WGAN:
     return WGAN(hp, dataset).to(device)
 
 
-MODELS.register("wgan", ModelEntry(WGANHParams, build, "Wasserstein GAN, weight clipping, RMSProp (13.55)"))
+MODELS.register(
+    "wgan",
+    ModelEntry(
+        WGANHParams, build, "Wasserstein GAN, weight clipping, RMSProp (13.55)", frozenset({"seed_batch"})
+    ),
+)
