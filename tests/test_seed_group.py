@@ -151,3 +151,15 @@ def test_cli_stores_each_seed_of_a_group_as_its_own_run(tmp_path):
     for run_id in board["run_id"]:
         result = json.loads((tmp_path / "out" / "vs" / "runs" / run_id / "result.json").read_text())
         assert result["vectorized"]["seeds"] == [0, 1, 2]
+
+
+def test_serial_runner_trains_a_group_as_one_job(tmp_path):
+    from genbench.runner import run_serial
+
+    specs = specs_of(tmp_path, "vae", steps=60)
+    started, results = [], {}
+    run_serial(specs, started.append, lambda spec, result: results.__setitem__(spec.seed, result))
+    assert [s.seed for s in started] == [0, 1, 2]  # every run of the group announced before it trains
+    assert sorted(results) == [0, 1, 2]
+    assert {r["status"] for r in results.values()} == {"ok"}
+    assert all(r["vectorized"]["seeds"] == [0, 1, 2] and r["restarts"] == 0 for r in results.values())

@@ -160,9 +160,9 @@ def _limits(groups: dict[int, list[dict]], found: dict, probes: list[dict]) -> l
         lines.append(
             f"- Per run ({found['per_run']:.2f} s, the larger median of the worker counts): the worker sets "
             f"up the run (`Trainer`, {probe['run set-up (Trainer)']:.2f} s in the probe) and sends back its "
-            f"result ({probe['result size, MB (pickled)']:.1f} MB pickled); the driver stores it and draws "
-            f"its pictures ({probe['storing a result (write_run + pictures)']:.2f} s in the probe) before it "
-            "hands that worker its next run."
+            f"result ({probe['result size, MB (pickled)'] * 1024:.0f} kB pickled); the driver stores it and "
+            f"draws its pictures ({probe['storing a result (write_run + pictures)']:.2f} s in the probe) "
+            "after it has handed that worker its next run."
         )
     return lines
 
