@@ -85,7 +85,9 @@ def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  
     assert proto["in_training"] == {"n_generated": 1000}  # eval.train_samples, the default
     ones = x[mnist.test_labels == 1]
     ctx = EvalContext(_Real(ones), len(ones), 0, final=True, data_dir=str(mnist_root))
-    assert 1.0 <= METRICS.get("isc").fn(ctx.model, mnist, ctx)["isc"] < 1.1
+    score = METRICS.get("isc").fn(ctx.model, mnist, ctx)["isc"]
+    assert score >= 1.0  # the minimum: every sample predicted as the same class
+    assert score < 1.1
 
 
 def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_root):  # noqa: F811

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,3 +160,11 @@ def report(args: argparse.Namespace, info: dict, loads: tuple, results: dict, me
             f"| {case} | {mem[case]['train']:.0f} | {mem[case]['bare']:.0f} | {res['peak_mib']:.0f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def run_child(script: str, *args: str) -> dict:
+    """Run `script` with `args` in a fresh interpreter and return the JSON it prints last."""
+    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

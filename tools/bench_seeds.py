@@ -19,13 +19,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
-from bench_report import load_specs, machine  # next to this script
+from bench_report import load_specs, machine, run_child  # next to this script
 from scipy.stats import mannwhitneyu
 
 from genbench.seed_group import SeedGroup, train_group
@@ -109,11 +108,7 @@ def check(case: str, seeds: int, steps: int) -> dict:
 
 def _child(*args: str) -> dict:
     """Run this script with `args` in a fresh interpreter and return the JSON it prints last."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(str(Path(__file__).resolve()), *args)
 
 
 def _ratio(times: dict, name: str, k: int) -> tuple[float, str]:

@@ -27,7 +27,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import bench_loops  # next to this script
 import torch
-from bench_report import VARIANTS, load_specs, machine, report
+from bench_report import VARIANTS, load_specs, machine, report, run_child
 
 from genbench import train as train_mod
 from genbench.models.gan import grad_norm
@@ -239,11 +238,7 @@ def peak_mib() -> float:
 
 def _child(*args: str) -> dict:
     """Run this script with `args` in a fresh interpreter and return the JSON it prints last."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(str(Path(__file__).resolve()), *args)
 
 
 def main(argv: list[str] | None = None) -> int:
