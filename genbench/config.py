@@ -277,10 +277,12 @@ def _check_vectorizable(suite: Suite, models, errors: _Errors) -> None:
     for name, hparams, variant in models:
         family = MODELS.get(name)
         if "seed_batch" not in family.abilities or hparams.get("arch", "mlp") != "mlp":
+            problem = "only MLP networks can (gan, wgan, vae with arch: mlp)"
+        else:
+            problem = family.seed_batch_problem(hparams) if family.seed_batch_problem else None
+        if problem:
             errors.add(
-                ("vectorize_seeds",),
-                f"{name} {variant}".strip() + " cannot train seeds together: only MLP networks can "
-                "(gan, wgan, vae with arch: mlp)",
+                ("vectorize_seeds",), f"{name} {variant}".strip() + f" cannot train seeds together: {problem}"
             )
 
 

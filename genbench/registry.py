@@ -67,6 +67,16 @@ class DatasetEntry:
 
 
 @dataclass(frozen=True)
+class Diagnostic:
+    """A `train_step` output that shows a family's own failure mode (a report diagnostics panel)."""
+
+    key: str  # the output's name; trajectories store its running mean as "train.<key>"
+    title: str  # what it shows, e.g. "generator gradient norm ‖∇G‖"
+    equation: str | None = None  # the chapter's (or the paper's) equation, e.g. "13.42"
+    log: bool = False  # whether a log scale shows it best
+
+
+@dataclass(frozen=True)
 class ModelEntry:
     """A model family: its hyper-parameter schema, a builder (hparams, dataset) and abilities."""
 
@@ -74,6 +84,10 @@ class ModelEntry:
     build: Callable[..., Any]
     doc: str
     abilities: frozenset[str] = frozenset()  # e.g. {"elbo"} for models with an explicit bound
+    diagnostics: tuple[Diagnostic, ...] = ()  # train_step outputs the report plots against steps
+    # why these resolved hyper-parameters cannot train seeds together (vectorize_seeds), or None;
+    # consulted only for families with the "seed_batch" ability
+    seed_batch_problem: Callable[[dict[str, Any]], str | None] | None = None
 
 
 @dataclass(frozen=True)

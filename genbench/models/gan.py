@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from genbench.models.base import Batches, GenerativeModel
 from genbench.models.nets import discriminator_net, generator_net
-from genbench.registry import MODELS, ModelEntry
+from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 
 class GANHParams(BaseModel):
@@ -112,9 +112,20 @@ class DCGANHParams(GANHParams):
 
 
 SEED_BATCH = frozenset({"seed_batch"})  # seeds can train together as one batched model (MLP nets only)
-MODELS.register(
-    "gan", ModelEntry(GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss", SEED_BATCH)
+DIAGNOSTICS = (
+    Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
+    Diagnostic("d_fake", "mean D(G(z))"),
+    Diagnostic("d_real", "mean D(x)"),
 )
 MODELS.register(
-    "dcgan", ModelEntry(DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets", SEED_BATCH)
+    "gan",
+    ModelEntry(
+        GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss", SEED_BATCH, DIAGNOSTICS
+    ),
+)
+MODELS.register(
+    "dcgan",
+    ModelEntry(
+        DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets", SEED_BATCH, DIAGNOSTICS
+    ),
 )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genbench.models.base import Batches, GenerativeModel
 from genbench.models.gan import grad_norm
 from genbench.models.nets import discriminator_net, generator_net
-from genbench.registry import MODELS, ModelEntry
+from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 
 class WGANHParams(BaseModel):
@@ -93,6 +93,14 @@ def build(hp: WGANHParams, dataset, device: str = "cpu") -> WGAN:
 MODELS.register(
     "wgan",
     ModelEntry(
-        WGANHParams, build, "Wasserstein GAN, weight clipping, RMSProp (13.55)", frozenset({"seed_batch"})
+        WGANHParams,
+        build,
+        "Wasserstein GAN, weight clipping, RMSProp (13.55)",
+        frozenset({"seed_batch"}),
+        (
+            Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
+            Diagnostic("w_estimate", "critic estimate E f(x) − E f(G(z))", "13.55"),
+            Diagnostic("clip_frac", "fraction of critic weights at ±c"),
+        ),
     ),
 )
