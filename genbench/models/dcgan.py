@@ -68,9 +68,12 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """images (N, C, size, size) -> logits (N, out_features); a W-GAN critic (no sigmoid), or the
-    VAE's convolutional encoder with out_features = 2 x latent."""
+    VAE's convolutional encoder with out_features = 2 x latent; `batchnorm=False` leaves BatchNorm
+    out (a critic under a gradient penalty or spectral norm: Gulrajani et al. 2017; Miyato et al. 2018)."""
 
-    def __init__(self, shape: tuple[int, int, int], width: float = 1.0, out_features: int = 1) -> None:
+    def __init__(
+        self, shape: tuple[int, int, int], width: float = 1.0, out_features: int = 1, batchnorm: bool = True
+    ) -> None:
         super().__init__()
         channels, size = shape[0], shape[-1]
         ch = list(reversed(_channels(size, width)))  # 128 .. 1024 for 64x64
@@ -78,9 +81,9 @@ class DCGANDiscriminator(nn.Module):
         c_in = channels
         for i, c_out in enumerate(ch):
             shrink_7_to_4 = size == 28 and i == len(ch) - 1
-            conv = nn.Conv2d(c_in, c_out, 3 if shrink_7_to_4 else 4, 2, 1, bias=i == 0)
+            conv = nn.Conv2d(c_in, c_out, 3 if shrink_7_to_4 else 4, 2, 1, bias=i == 0 or not batchnorm)
             layers.append(conv)
-            if i > 0:
+            if i > 0 and batchnorm:
                 layers.append(nn.BatchNorm2d(c_out))  # no BatchNorm on the first layer
             layers.append(nn.LeakyReLU(0.2, True))
             c_in = c_out

@@ -5,12 +5,27 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from genbench.models.base import Batches, GenerativeModel
+from genbench.models.losses import (
+    add_spectral_norm,
+    discriminator_loss,
+    generator_loss,
+    largest_spectral_sigma,
+    r1_penalty,
+)
 from genbench.models.nets import discriminator_net, generator_net
 from genbench.registry import MODELS, Diagnostic, ModelEntry
+
+Pair = tuple[float, float]
+
+
+def optimizer_pair(value):
+    """A pair of Adam betas as given in a suite (a list there is a grid, so one pair is [[b1, b2]])."""
+    if isinstance(value, int | float):
+        raise ValueError("betas are a pair; write [[beta1, beta2]] (a list of values is a grid)")
+    return value
 
 
 class GANHParams(BaseModel):
@@ -18,8 +33,14 @@ class GANHParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    loss: Literal["nonsaturating", "minimax"] = Field(
-        "nonsaturating", description="generator loss: eq. 13.33 (nonsaturating) or 13.34"
+    loss: Literal["nonsaturating", "minimax", "lsgan", "hinge", "fgan"] = Field(
+        "nonsaturating",
+        description="eq. 13.33 (nonsaturating), 13.34 (minimax), lsgan (Mao et al. 2017), "
+        "hinge (Lim & Ye 2017; Miyato et al. 2018), fgan (Nowozin et al. 2016)",
+    )
+    divergence: Literal["kl", "reverse_kl", "js", "pearson", "hellinger"] | None = Field(
+        None,
+        description="f-divergence of loss: fgan (Nowozin et al. 2016, table 2); kl / reverse_kl: 13.48-13.50",
     )
     d_steps: int = Field(1, ge=1, description="discriminator steps per generator step (K)")
     z_dim: int = Field(256, ge=1, description="latent size (Metz et al.)")
@@ -28,9 +49,25 @@ class GANHParams(BaseModel):
     lr: float = Field(1e-4, gt=0, description="Adam learning rate of G and D (Metz et al.)")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 (Radford et al.)")
     beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2")
+    lr_g: float | None = Field(None, gt=0, description="G's learning rate; None: lr")
+    lr_d: float | None = Field(None, gt=0, description="D's learning rate; None: lr")
+    betas_g: Pair | None = Field(None, description="G's Adam betas [[b1, b2]]; None: (beta1, beta2)")
+    betas_d: Pair | None = Field(None, description="D's Adam betas [[b1, b2]]; None: (beta1, beta2)")
+    spectral_norm: bool = Field(False, description="spectral norm on every layer of D (Miyato et al. 2018)")
+    r1: float = Field(0.0, ge=0, description="γ of the R1 penalty (γ/2)E‖∇D(x)‖² (Mescheder et al. 2018)")
     batch_size: int = Field(512, ge=1, description="minibatch size (Metz et al.)")
     arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
     width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+
+    _pairs = field_validator("betas_g", "betas_d", mode="before")(optimizer_pair)
+
+    @model_validator(mode="after")
+    def _divergence_with_fgan(self) -> GANHParams:
+        if self.loss == "fgan" and self.divergence is None:
+            raise ValueError("loss: fgan needs a divergence (kl, reverse_kl, js, pearson, hellinger)")
+        if self.loss != "fgan" and self.divergence is not None:
+            raise ValueError(f"divergence applies to loss: fgan only, not loss: {self.loss}")
+        return self
 
 
 def grad_norm(module: torch.nn.Module) -> float:
@@ -40,20 +77,16 @@ def grad_norm(module: torch.nn.Module) -> float:
     return float(torch.stack(norms).sum().sqrt()) if norms else 0.0
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-E[log D(x)] - E[log(1 - D(G(z)))], with D = sigmoid(logit) (eq. 13.31)."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+def adam(params, lr: float | None, betas: Pair | None, hp) -> torch.optim.Adam:
+    """Adam with a network's own lr and betas, or the shorthand lr and (beta1, beta2) of both."""
+    return torch.optim.Adam(params, lr=lr or hp.lr, betas=tuple(betas or (hp.beta1, hp.beta2)))
 
 
-def generator_loss(fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
-    """The generator's loss on D's logits for G(z)."""
-    if loss == "minimax":
-        return -F.softplus(fake_logits).mean()  # eq. 13.34, minimise E[log(1 - D(G(z)))]
-    return F.softplus(-fake_logits).mean()  # eq. 13.33, non-saturating: minimise -E[log D(G(z))]
+SIGMOID_LOSSES = ("nonsaturating", "minimax")  # D(x) = sigmoid(V(x)) is a probability
 
 
 class GAN(GenerativeModel):
-    """Generator and discriminator MLPs trained by algorithm 13.1."""
+    """Generator and discriminator trained by algorithm 13.1, with the loss of `hp.loss`."""
 
     pixel_range = (-1.0, 1.0)  # tanh generators on images
 
@@ -62,34 +95,59 @@ class GAN(GenerativeModel):
         self.hp = hp
         self.batch_size = hp.batch_size
         self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
-        self.discriminator = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset)
-        betas = (hp.beta1, hp.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=betas)
+        # the papers of SN and R1 train D without BatchNorm (and a per-sample gradient needs none)
+        batchnorm = not (hp.spectral_norm or hp.r1 > 0)
+        self.discriminator = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset, batchnorm)
+        if hp.spectral_norm:
+            add_spectral_norm(self.discriminator)
+        self.opt_g = adam(self.generator.parameters(), hp.lr_g, hp.betas_g, hp)
+        self.opt_d = adam(self.discriminator.parameters(), hp.lr_d, hp.betas_d, hp)
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        """G's loss on D's outputs for G(z) (eq. 13.33 / 13.34, or the loss of `hp.loss`)."""
+        return generator_loss(fake_logits, self.hp.loss, self.hp.divergence)
+
+    def discriminator_step(self, next_batch: Batches) -> dict[str, torch.Tensor]:
+        """One step of D on a real batch and as many fakes (eq. 13.31, or `hp.loss`, + R1)."""
+        real = next_batch()
+        fake = self.generator(self.noise(len(real), self.hp.z_dim)).detach()
+        if self.hp.r1 > 0:
+            real = real.detach().requires_grad_(True)
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        loss_d = discriminator_loss(real_logits, fake_logits, self.hp.loss, self.hp.divergence)
+        out = {"loss_d": loss_d, "real_logits": real_logits, "fake_logits": fake_logits}
+        if self.hp.r1 > 0:
+            out["r1"] = r1_penalty(real_logits, real, self.hp.r1)  # Mescheder et al. 2018
+            loss_d = loss_d + out["r1"]
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return out
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """K discriminator ascent steps, then one generator step (algorithm 13.1)."""
         for _ in range(self.hp.d_steps):
-            real = next_batch()
-            fake = self.generator(self.noise(len(real), self.hp.z_dim)).detach()
-            real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
-            loss_d = discriminator_loss(real_logits, fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
+            d = self.discriminator_step(next_batch)
         fake_logits_g = self.discriminator(self.generator(self.noise(self.batch_size, self.hp.z_dim)))
-        loss_g = generator_loss(fake_logits_g, self.hp.loss)
+        loss_g = self.generator_loss(fake_logits_g)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         grad_norm_g = grad_norm(self.generator)  # before the step: the gradient G receives (13.42)
         self.opt_g.step()
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),  # mean D(x)
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # mean D(G(z)); -> 0 when D wins
-            "grad_norm_g": grad_norm_g,
-        }
+        out = {"loss_d": d["loss_d"].item(), "loss_g": loss_g.item()}
+        real_logits, fake_logits = d["real_logits"].detach(), d["fake_logits"].detach()
+        if self.hp.loss in SIGMOID_LOSSES:
+            out["d_real"] = torch.sigmoid(real_logits).mean().item()  # mean D(x)
+            out["d_fake"] = torch.sigmoid(fake_logits).mean().item()  # mean D(G(z)); -> 0 when D wins
+        else:
+            out["v_real"] = real_logits.mean().item()  # mean raw output V(x)
+            out["v_fake"] = fake_logits.mean().item()
+        out["grad_norm_g"] = grad_norm_g
+        if self.hp.r1 > 0:
+            out["r1"] = d["r1"].item()
+        if self.hp.spectral_norm:
+            out["sn_sigma_max"] = largest_spectral_sigma(self.discriminator)
+        return out
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -116,16 +174,31 @@ DIAGNOSTICS = (
     Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
     Diagnostic("d_fake", "mean D(G(z))"),
     Diagnostic("d_real", "mean D(x)"),
+    Diagnostic("v_fake", "mean D output V(G(z)) (lsgan, hinge, fgan)"),
+    Diagnostic("v_real", "mean D output V(x) (lsgan, hinge, fgan)"),
+    Diagnostic("r1", "R1 penalty (γ/2)E‖∇D(x)‖²", "Mescheder et al. 2018, eq. 9", log=True),
+    Diagnostic("sn_sigma_max", "largest spectral norm σ(W) of D's raw weights", "Miyato et al. 2018"),
 )
-MODELS.register(
-    "gan",
-    ModelEntry(
-        GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss", SEED_BATCH, DIAGNOSTICS
-    ),
-)
+
+
+def seed_batch_problem(hparams: dict) -> str | None:
+    """Why these GAN hyper-parameters cannot train seeds together, or None: the losses and R1 are
+    means of per-row terms (tested per seed); spectral norm's power iteration is not per seed."""
+    if hparams.get("spectral_norm"):
+        return "spectral_norm's power iteration would mix the seeds' weights (train seeds apart)"
+    return None
+
+
+DOC = "GAN: eq. 13.33 / 13.34, LSGAN, hinge, f-GAN losses; optional spectral norm and R1"
+MODELS.register("gan", ModelEntry(GANHParams, build, DOC, SEED_BATCH, DIAGNOSTICS, seed_batch_problem))
 MODELS.register(
     "dcgan",
     ModelEntry(
-        DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets", SEED_BATCH, DIAGNOSTICS
+        DCGANHParams,
+        build,
+        "DCGAN: the GAN of 13.3.4 on convolutional nets (every loss and option of gan)",
+        SEED_BATCH,
+        DIAGNOSTICS,
+        seed_batch_problem,
     ),
 )

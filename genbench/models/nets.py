@@ -18,13 +18,16 @@ def generator_net(arch: str, z_dim: int, hidden: int, depth: int, width: float, 
     return nn.Sequential(mlp(z_dim, hidden, depth, dataset.dim), nn.Tanh(), nn.Unflatten(1, dataset.shape))
 
 
-def discriminator_net(arch: str, hidden: int, depth: int, width: float, dataset) -> nn.Module:
-    """A sample -> one logit (or critic value): an MLP or a DCGAN discriminator, no sigmoid."""
+def discriminator_net(
+    arch: str, hidden: int, depth: int, width: float, dataset, batchnorm: bool = True
+) -> nn.Module:
+    """A sample -> one logit (or critic value): an MLP or a DCGAN discriminator (with BatchNorm
+    unless `batchnorm` is False), no sigmoid."""
     if dataset.kind == "toy2d":
         _mlp_only(arch, dataset)
         return mlp(dataset.dim, hidden, depth, 1)
     if arch == "dcgan":
-        return DCGANDiscriminator(dataset.shape, width)
+        return DCGANDiscriminator(dataset.shape, width, batchnorm=batchnorm)
     return nn.Sequential(nn.Flatten(), mlp(dataset.dim, hidden, depth, 1))
 
 
