@@ -121,7 +121,7 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
     values, each a method) one variant per distinct sampled configuration. Returns the variants as
     (name, hparams, variant label) and, by (name, label), what the variant is in its search."""
     top = _block(suite.search, ("search",), errors) if suite.search is not None else None
-    variants, trials_of, counts = [], {}, {}
+    variants, trials_of, counts, methods = [], {}, {}, {}
     for i, entry in enumerate(suite.models):
         params = dict(entry)
         name = params.pop("name", None)
@@ -156,6 +156,10 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
         for combo in itertools.product(*(v if isinstance(v, list) else [v] for v in params.values())):
             given = dict(zip(fixed_keys, combo, strict=True))
             method = f"{name} {' '.join(f'{k}={v}' for k, v in given.items())}".strip()
+            if method in methods:
+                errors.add(("models", i), f"{method!r} is searched twice (also models[{methods[method]}])")
+                break
+            methods[method] = i
             seed = method_seed(merged["seed"], method)
             configs = sample(distributions, merged["trials"], seed, merged["sampler"])
             by_config: dict[str, list[int]] = {}
@@ -168,6 +172,10 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
                 try:
                     hp = family.hparams(**given, **config).model_dump(mode="json")
                 except ValidationError as exc:
+                    failed = True
+                    if not any(e["loc"] and e["loc"][0] in config for e in exc.errors()):
+                        errors.add_validation(("models", i), exc, family.hparams)  # a fixed key
+                        break
                     for e in exc.errors():
                         key = e["loc"][0] if e["loc"] else None
                         loc = space[key] if key in space else ("models", i, *e["loc"])
