@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from genbench import search
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
 from genbench.suite_yaml import SuiteError, read_suite_yaml
 
@@ -97,6 +98,7 @@ class Suite(_Strict):
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
+    search: dict[str, Any] | None = None  # a random search for every model entry (genbench.search)
 
     @field_validator("seeds")
     @classmethod
@@ -126,6 +128,7 @@ class RunSpec(_Strict):
     resources: Resources
     checkpoint: CheckpointSettings = CheckpointSettings()
     vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
+    search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.search)
 
     @property
     def run_id(self) -> str:
@@ -250,7 +253,11 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         errors.raise_if_any()
     entries = [_with_data_dir(e, suite.data_dir, path.parent.resolve()) for e in suite.datasets]
     datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors)
-    models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
+    trials: dict[tuple, dict] = {}
+    if search.searched(suite):
+        models, trials = search.resolve_models(suite, errors)
+    else:
+        models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
     for i, metric in enumerate(suite.metrics):
         if metric in suite.metrics[:i]:
             errors.add(("metrics", i), f"metric {metric!r} is listed twice")
@@ -265,6 +272,7 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         _check_vectorizable(suite, models, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models)
+    specs = search.annotate(specs, trials)
     _check_metrics(specs, path)
     return suite, specs, notes
 

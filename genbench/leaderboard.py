@@ -10,6 +10,7 @@ import pandas as pd
 
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
 from genbench.store import load_runs, read_manifest, write_atomic
+from genbench.tuning import leaderboard_section
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
 GROUP = ["model", "variant", "dataset", "protocol"]
@@ -171,6 +172,7 @@ def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str
     summary = summary_table(table, directions)
     pictures = [_picture_link(suite_path, run_id) for run_id in table["run_id"]]
     text = markdown(table.assign(samples=pictures), summary, directions)
+    text += leaderboard_section(suite_path, table, directions, primary_metric(table, directions))
     write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard.md", text.encode())

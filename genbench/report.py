@@ -17,6 +17,7 @@ import pandas as pd
 from genbench import figures, stats
 from genbench.leaderboard import label, primary_metric, runs_table, significance, summary_table
 from genbench.store import load_runs, read_manifest, run_dir, write_atomic
+from genbench.tuning import add_report_section
 
 FILES_DIR = "report_files"  # the PNGs report.md links to, next to it
 STATUSES = ("ok", "diverged", "failed", "pending")
@@ -203,6 +204,7 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         )
         for dataset in dict.fromkeys(traj["dataset"]):
             rep.image(f"diagnostics_{_slug(dataset)}.png", figures.diagnostics_png(traj, dataset), dataset)
+    add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
     rep.add("h", 2, "Final samples")
     rep.add("p", f"Per variant, the run whose final {primary} is the median over its seeds.")
     picks: dict[str, dict[str, Path]] = {}

@@ -1,0 +1,274 @@
+"""Random hyper-parameter search (Lucic et al. 2018, "Are GANs created equal?"): the `search:`
+block of a suite, its space, and the trials that Optuna's seeded samplers draw from it. Each trial
+is an ordinary model variant: crossed with data sets and seeds, run, stored and shown like any."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import math
+import warnings
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from genbench.registry import MODELS, UnknownName
+
+KINDS = ("loguniform", "uniform", "int", "choice")  # int: integers in [low, high], both included
+MAX_TRIALS = 1000
+SCALARS = (str, int, float, bool, type(None))
+
+
+class SearchBlock(BaseModel):
+    """One `search:` mapping; a model entry's keys override the suite's top-level block."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trials: int | None = Field(None, gt=0, le=MAX_TRIALS)  # configurations drawn per method
+    seed: StrictInt | None = Field(None, ge=0, lt=2**32)  # the sampler's seed (default 0)
+    sampler: Literal["random", "sobol"] | None = None  # Optuna's RandomSampler (default) or QMCSampler
+    space: dict[str, Any] = {}
+
+
+def searched(suite) -> bool:
+    """Whether the suite has a top-level search or any model entry has one."""
+    return suite.search is not None or any("search" in e for e in suite.models)
+
+
+def _block(raw: Any, loc: tuple, errors) -> SearchBlock | None:
+    if not isinstance(raw, dict):
+        errors.add(loc, "a search is a mapping: {trials: N, seed: S, space: {key: {loguniform: [lo, hi]}}}")
+        return None
+    try:
+        return SearchBlock(**raw)
+    except ValidationError as exc:
+        errors.add_validation(loc, exc, SearchBlock)
+        return None
+
+
+def distribution(spec: Any):
+    """The Optuna distribution of one space entry, e.g. {loguniform: [1e-5, 1e-2]}; ValueError
+    with the problem otherwise."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise ValueError(
+            f"give one distribution of {', '.join(KINDS)}, e.g. {{loguniform: [1.0e-5, 1.0e-2]}}"
+        )
+    kind, args = next(iter(spec.items()))
+    if kind not in KINDS:
+        close = difflib.get_close_matches(str(kind), KINDS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown distribution {kind!r}{hint}; known: {', '.join(KINDS)}")
+    if kind == "choice":
+        if not isinstance(args, list) or not args:
+            raise ValueError("choice needs a non-empty list of values")
+        if not all(isinstance(v, SCALARS) for v in args):
+            raise ValueError("choice values must be numbers, strings, booleans or null")
+        repeated = [v for i, v in enumerate(args) if v in args[:i]]
+        if repeated:
+            raise ValueError(f"choice lists {repeated[0]!r} twice")
+        return CategoricalDistribution(args)
+    number = int if kind == "int" else (int, float)
+    if not (isinstance(args, list) and len(args) == 2 and all(_is(v, number) for v in args)):
+        what = "integers" if kind == "int" else "finite numbers"
+        raise ValueError(f"{kind} needs [low, high], two {what}")
+    low, high = args
+    if low > high:
+        raise ValueError(f"low {low} > high {high}")
+    if kind == "int":
+        return IntDistribution(low, high)
+    if kind == "loguniform" and low <= 0:
+        raise ValueError(f"loguniform needs low > 0 (got {low})")
+    return FloatDistribution(float(low), float(high), log=kind == "loguniform")
+
+
+def _is(value: Any, types) -> bool:
+    return isinstance(value, types) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sample(distributions: dict[str, Any], trials: int, seed: int, sampler: str = "random") -> list[dict]:
+    """`trials` configurations drawn from the space by Optuna's seeded sampler: RandomSampler
+    (independent uniform draws) or QMCSampler (scrambled Sobol; its first trial and its choice keys
+    are drawn by the random sampler); the same arguments give the same list on every machine."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if sampler == "sobol":
+            chosen = optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
+        else:
+            chosen = optuna.samplers.RandomSampler(seed=seed)
+        study = optuna.create_study(sampler=chosen)  # in memory: only its ask() is used
+        return [study.ask(distributions).params for _ in range(trials)]
+
+
+def method_seed(seed: int, method: str) -> int:
+    """The sampler seed of one method: the search seed mixed with the method's name, so that
+    methods draw independent trials (the best-of-k comparison treats them as independent)."""
+    digest = hashlib.sha256(f"{seed}:{method}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
+    """The model variants of a suite with searches: per entry (and per combination of its list
+    values, each a method) one variant per distinct sampled configuration. Returns the variants as
+    (name, hparams, variant label) and, by (name, label), what the variant is in its search."""
+    top = _block(suite.search, ("search",), errors) if suite.search is not None else None
+    variants, trials_of, counts, methods = [], {}, {}, {}
+    for i, entry in enumerate(suite.models):
+        params = dict(entry)
+        name = params.pop("name", None)
+        own_raw = params.pop("search", None)
+        if not isinstance(name, str):
+            errors.add(("models", i), "each entry needs a 'name'")
+            continue
+        try:
+            family = MODELS.get(name)
+        except UnknownName as exc:
+            errors.add(("models", i, "name"), str(exc))
+            continue
+        own = _block(own_raw, ("models", i, "search"), errors) if own_raw is not None else None
+        if (own_raw is not None and own is None) or (suite.search is not None and top is None):
+            continue
+        if own is None and top is None:
+            errors.add(("models", i), "every method gets the same number of trials: give it a search")
+            continue
+        merged = _merge(top, own)
+        where = {k: ("models", i, "search", "space", k) for k in (own.space if own else {})}
+        space = {k: where.get(k, ("search", "space", k)) for k in merged["space"]}
+        trial_loc = ("models", i, "search") if own and own.trials else ("search",)
+        if merged["trials"] is None:
+            errors.add(trial_loc, "a search needs 'trials' (here or in the suite's top-level search)")
+            continue
+        counts[i] = (merged["trials"], (*trial_loc, "trials"))
+        block_loc = ("models", i, "search") if own_raw is not None else ("search",)
+        distributions = _distributions(family, name, params, merged["space"], space, block_loc, errors)
+        if distributions is None:
+            continue
+        fixed_keys, failed = list(params), False
+        for combo in itertools.product(*(v if isinstance(v, list) else [v] for v in params.values())):
+            given = dict(zip(fixed_keys, combo, strict=True))
+            method = f"{name} {' '.join(f'{k}={v}' for k, v in given.items())}".strip()
+            if method in methods:
+                errors.add(("models", i), f"{method!r} is searched twice (also models[{methods[method]}])")
+                break
+            methods[method] = i
+            seed = method_seed(merged["seed"], method)
+            configs = sample(distributions, merged["trials"], seed, merged["sampler"])
+            by_config: dict[str, list[int]] = {}
+            for t, config in enumerate(configs):
+                by_config.setdefault(repr(sorted(config.items())), []).append(t)
+            for ts in by_config.values():
+                if failed:
+                    break
+                config = configs[ts[0]]
+                try:
+                    hp = family.hparams(**given, **config).model_dump(mode="json")
+                except ValidationError as exc:
+                    failed = True
+                    if not any(e["loc"] and e["loc"][0] in config for e in exc.errors()):
+                        errors.add_validation(("models", i), exc, family.hparams)  # a fixed key
+                        break
+                    for e in exc.errors():
+                        key = e["loc"][0] if e["loc"] else None
+                        loc = space[key] if key in space else ("models", i, *e["loc"])
+                        value = f" (trial {ts[0]}: {config[key]!r})" if key in config else ""
+                        errors.add(loc, e["msg"].removeprefix("Value error, ") + value)
+                    failed = True
+                    break
+                label = " ".join([method.removeprefix(name).strip(), "trial=" + ",".join(map(str, ts))])
+                label += "".join(f" {k}={_fmt(v)}" for k, v in config.items())
+                variants.append((name, hp, label.strip()))
+                trials_of[(name, label.strip())] = {
+                    "method": method,
+                    "trials": ts,
+                    "of": merged["trials"],
+                    "seed": merged["seed"],
+                    "sampler_seed": seed,
+                    "sampler": merged["sampler"],
+                    "space": {k: next(iter(merged["space"][k])) for k in config},
+                    "values": config,
+                }
+    _same_trials(counts, errors)
+    return variants, trials_of
+
+
+def _merge(top: SearchBlock | None, own: SearchBlock | None) -> dict[str, Any]:
+    """The entry's search: its own keys over the top-level block's, spaces merged key by key."""
+    out = {"trials": None, "seed": 0, "sampler": "random", "space": {}}
+    for block in (top, own):
+        if block is None:
+            continue
+        for key in ("trials", "seed", "sampler"):
+            if getattr(block, key) is not None:
+                out[key] = getattr(block, key)
+        out["space"] = {**out["space"], **block.space}
+    return out
+
+
+def _distributions(family, name: str, fixed: dict, space: dict, where: dict, block: tuple, errors):
+    """Each searched key's Optuna distribution after checking it against the model's schema; None
+    after adding the problems to `errors`."""
+    out, ok = {}, True
+    if not space:
+        errors.add(block, "a search needs a 'space' with at least one key")
+        return None
+    known = list(family.hparams.model_fields)
+    for key, spec in space.items():
+        loc = where[key]
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.add(loc, f"{name} has no hyper-parameter {key!r}{hint}")
+            ok = False
+            continue
+        if key in fixed:
+            errors.add(loc, f"{key!r} is both set in the model entry and searched; give one")
+            ok = False
+            continue
+        try:
+            out[key] = distribution(spec)
+        except ValueError as exc:
+            errors.add(
+                (*loc, next(iter(spec))) if isinstance(spec, dict) and len(spec) == 1 else loc, str(exc)
+            )
+            ok = False
+            continue
+        kind, args = next(iter(spec.items()))
+        for value in args:  # both ends of a range, every choice: each must be a value the model takes
+            try:
+                family.hparams(**{key: value})
+            except ValidationError as exc:
+                errors.add((*loc, kind), f"{value!r} is not a valid {key}: {exc.errors()[0]['msg']}")
+                ok = False
+                break
+    return out if ok else None
+
+
+def _same_trials(counts: dict[int, tuple[int, tuple]], errors) -> None:
+    """Equal budgets (Lucic et al.): every method of a suite gets the same number of trials."""
+    if len({n for n, _ in counts.values()}) > 1:
+        first, (n0, _) = next(iter(counts.items()))
+        by_place = {loc: n for n, loc in counts.values()}  # entries that inherit the top-level count once
+        for loc, n in by_place.items():
+            if n != n0:
+                errors.add(
+                    loc, f"{n} trials, but models[{first}] has {n0}: every method gets the same number"
+                )
+
+
+def annotate(specs: list, trials_of: dict[tuple, dict]) -> list:
+    """The run specs with their variant's place in its search (`RunSpec.search`)."""
+    return [
+        s.model_copy(update={"search": trials_of[(s.model, s.variant)]})
+        if (s.model, s.variant) in trials_of
+        else s
+        for s in specs
+    ]

@@ -1,0 +1,54 @@
+"""End to end: a search of 4 trials x 2 seeds per method through the real CLI on a real Ray instance,
+with the search analysis in the leaderboard and the report."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from tests.conftest import run_cli
+
+SUITE = """\
+name: search_e2e
+seeds: [0, 1]
+budget: {steps: 20}
+eval: {every: 10, samples: 300}
+datasets: [{name: ring8, train_size: 2000}]
+search: {trials: 4, seed: 0, space: {lr: {loguniform: [1.0e-4, 1.0e-2]}}}
+models:
+  - {name: gan, z_dim: 8, hidden: 16, batch_size: 64, search: {space: {beta1: {choice: [0.0, 0.5]}}}}
+  - {name: wgan, z_dim: 8, hidden: 16, search: {space: {clip: {loguniform: [1.0e-3, 1.0e-1]}}}}
+metrics: [mode_coverage]
+"""
+
+pytestmark = pytest.mark.e2e
+
+
+def test_search_runs_on_ray_and_reports_distribution_and_best_of_k(tmp_path):
+    (tmp_path / "s.yaml").write_text(SUITE)
+    done = run_cli("run", "s.yaml", "--results", "out", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    suite = tmp_path / "out" / "search_e2e"
+    board = pd.read_csv(suite / "leaderboard.csv")
+    assert len(board) == 2 * 4 * 2 and (board["status"] == "ok").all()
+    gan = board[board["model"] == "gan"]
+    assert gan["hp.lr"].between(1e-4, 1e-2).all() and set(gan["hp.beta1"]) <= {0.0, 0.5}
+    trials = pd.read_csv(suite / "tuning_trials.csv")
+    assert len(trials) == 8 and set(trials["seeds"]) == {2}
+    # a trial's value is the mean of its seeds' final modes
+    for row in trials.itertuples():
+        seeds = board[board["variant"] == row.variant]
+        assert row.value == pytest.approx(seeds["modes"].mean())
+    curves = pd.read_csv(suite / "tuning_best_of_k.csv")
+    assert sorted(curves["k"].unique()) == [1, 2, 3, 4]
+    ahead = pd.read_csv(suite / "tuning_ahead.csv")
+    assert list(ahead["k"]) == [1, 2, 3, 4]
+    report = (suite / "report.md").read_text()
+    assert "## Hyper-parameter search" in report
+    for name in ("tuning_distribution.png", "tuning_best_of_k.png", "tuning_seeds.png"):
+        assert f"report_files/{name}" in report
+        assert (suite / "report_files" / name).stat().st_size > 1000
+    spec = json.loads(next((suite / "runs").glob("*/spec.json")).read_text())
+    assert spec["search"]["of"] == 4 and spec["search"]["sampler"] == "random"
