@@ -97,6 +97,7 @@ class Suite(_Strict):
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
+    reference: list[Any] = []  # published numbers to compare with (genbench.reference)
 
     @field_validator("seeds")
     @classmethod
@@ -263,6 +264,9 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     if suite.vectorize_seeds:
         _check_vectorizable(suite, models, errors)
+    from genbench.reference import check_reference  # it reads the store, which imports this module
+
+    check_reference(suite.reference, suite.metrics, models, datasets, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models)
     _check_metrics(specs, path)
