@@ -99,6 +99,7 @@ class Suite(_Strict):
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str] = Field(min_length=1)
     search: dict[str, Any] | None = None  # a random search for every model entry (genbench.search)
+    reference: list[Any] = []  # published numbers to compare with (genbench.reference)
 
     @field_validator("seeds")
     @classmethod
@@ -270,6 +271,9 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     if suite.vectorize_seeds:
         _check_vectorizable(suite, models, errors)
+    from genbench.reference import check_reference  # it reads the store, which imports this module
+
+    check_reference(suite.reference, suite.metrics, models, datasets, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models)
     specs = search.annotate(specs, trials)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench.reference import write_published
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
 from genbench.store import load_runs, read_manifest, write_atomic
 from genbench.tuning import leaderboard_section
@@ -167,7 +168,8 @@ def _picture_link(suite_path: Path, run_id: str) -> str:
 
 
 def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """Rebuild leaderboard.csv (per run), leaderboard_summary.csv and leaderboard.md."""
+    """Rebuild leaderboard.csv (per run), leaderboard_summary.csv and leaderboard.md (and, with
+    reference rows, published.csv and published.md)."""
     table, directions = runs_table(suite_path)
     summary = summary_table(table, directions)
     pictures = [_picture_link(suite_path, run_id) for run_id in table["run_id"]]
@@ -176,4 +178,5 @@ def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str
     write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard.md", text.encode())
+    write_published(suite_path, table)
     return table, summary, text

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench import figures, stats
+from genbench import figures, reference, stats
 from genbench.leaderboard import label, primary_metric, runs_table, significance, summary_table
 from genbench.store import load_runs, read_manifest, run_dir, write_atomic
 from genbench.tuning import add_report_section
@@ -165,6 +165,7 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         f"{stats.ALPHA}) share its rank. Diverged runs have no final metrics (see the stability table).",
     )
     rep.add("table", "Leaderboard", leaderboard_frame(summary, directions, primary))
+    rep.blocks += reference.report_blocks(suite_path, table)
     rep.add("h", 2, "Significance")
     rep.add("p", f"Two-sided Mann–Whitney U tests on the final {primary} over seeds, Holm-adjusted p-values.")
     matrices = significance(table, primary)

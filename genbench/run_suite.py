@@ -73,7 +73,7 @@ def run_suite(
     if moved:
         console.print(f"note: earlier results moved to {moved}", highlight=False, soft_wrap=True)
     outputs = {k: d for m in suite.metrics for k, d in METRICS.get(m).outputs.items()}
-    store.write_manifest(suite_path, specs, str(suite_file), outputs, suite.target)
+    store.write_manifest(suite_path, specs, str(suite_file), outputs, suite.target, suite.reference)
     primary = next(iter(outputs))
     todo: list[RunSpec] = []
     last_board = [time.perf_counter()]

@@ -64,11 +64,18 @@ def run_dir(suite_path: Path, run_id: str) -> Path:
 
 
 def write_manifest(
-    suite_path: Path, specs: list[RunSpec], source: str, metrics: dict[str, str], target: float | None = None
+    suite_path: Path,
+    specs: list[RunSpec],
+    source: str,
+    metrics: dict[str, str],
+    target: float | None = None,
+    reference: list | None = None,
 ) -> None:
     """Record the runs of the current suite file (the leaderboard shows only these), its metric
-    outputs in suite order with their directions (the first one is the primary), and its target."""
+    outputs in suite order with their directions (the first one is the primary), its target and
+    its published reference rows."""
     manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
+    manifest["reference"] = reference or []  # the suite's published rows (genbench.reference)
     write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
         path = run_dir(suite_path, spec.run_id) / "spec.json"

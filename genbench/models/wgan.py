@@ -29,7 +29,7 @@ class WGANHParams(BaseModel):
     )
     clip: float = Field(0.01, gt=0, description="weight clipping bound c (Arjovsky et al.)")
     gp_lambda: float = Field(
-        10.0, ge=0, description="λ of the gradient penalty: 10 on images (Gulrajani et al.); 0.1 in their gan_toy.py"
+        10.0, ge=0, description="gradient penalty λ: 10 on images (Gulrajani et al.); 0.1 in their gan_toy.py"
     )
     critic_steps: int = Field(5, ge=1, description="critic steps per generator step (n_critic)")
     lr: float | None = Field(
