@@ -6,10 +6,12 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genbench.models import presets, unroll
 from genbench.models.base import Batches, GenerativeModel
-from genbench.models.nets import discriminator_net, generator_net
+from genbench.models.nets import discriminator_net, generator_net, init_linear, mlp_options
+from genbench.models.pack import Packed
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 
@@ -31,6 +33,27 @@ class GANHParams(BaseModel):
     batch_size: int = Field(512, ge=1, description="minibatch size (Metz et al.)")
     arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
     width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+    # mode-collapse remedies and the papers' toy networks (models/pack.py, unroll.py, presets.py)
+    preset: presets.GANPreset | None = Field(None, description=presets.description("gan"))
+    pack: int = Field(1, ge=1, description="PacGAN: D judges packs of m samples (Lin et al. 2018)")
+    unroll: int = Field(0, ge=0, description="Unrolled GAN: G's loss at D after k steps (Metz et al.)")
+    lr_g: float | None = Field(None, gt=0, description="Adam learning rate of G (none: lr)")
+    lr_d: float | None = Field(None, gt=0, description="Adam learning rate of D (none: lr)")
+    d_hidden: int | None = Field(None, ge=1, description="width of D's hidden layers (none: hidden)")
+    d_depth: int | None = Field(None, ge=1, description="hidden layers of D (none: depth)")
+    activation: Literal["relu", "tanh"] = Field("relu", description="hidden activation of the MLPs")
+    init: Literal["default", "normal", "orthogonal", "he"] = Field(
+        "default", description="MLP weight init: torch's, N(0, scale²), orthogonal(gain scale), he"
+    )
+    init_scale: float = Field(1.0, gt=0, description="std of `normal`, gain of `orthogonal`")
+    g_bias: bool = Field(True, description="biases in G's hidden linear layers")
+    g_batchnorm: bool = Field(False, description="BatchNorm after G's hidden linear layers")
+    d_maxout: int = Field(1, ge=1, description="maxout pieces of D's hidden layers (1: activation)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_preset(cls, data):
+        return presets.fill(data, "gan", cls.model_fields)
 
 
 def grad_norm(module: torch.nn.Module) -> float:
@@ -60,15 +83,26 @@ class GAN(GenerativeModel):
     def __init__(self, hp: GANHParams, dataset) -> None:
         super().__init__()
         self.hp = hp
-        self.batch_size = hp.batch_size
-        self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
-        self.discriminator = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset)
+        self.batch_size = hp.batch_size * hp.pack  # rows per step: batch_size packs of m (pack.py)
+        self.generator = generator_net(
+            hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset, **mlp_options(hp, "generator")
+        )
+        d_hidden, d_depth = hp.d_hidden or hp.hidden, hp.d_depth or hp.depth
+        self.discriminator = discriminator_net(
+            hp.arch, d_hidden, d_depth, hp.width, dataset, hp.pack, **mlp_options(hp, "discriminator")
+        )
+        if hp.arch == "mlp":
+            init_linear(self, hp.init, hp.init_scale)
+        if hp.pack > 1:
+            self.discriminator = Packed(self.discriminator, hp.pack)
         betas = (hp.beta1, hp.beta2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g or hp.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_d or hp.lr, betas=betas)
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """K discriminator ascent steps, then one generator step (algorithm 13.1)."""
+        if self.hp.unroll:
+            return unroll.train_step(self, next_batch)
         for _ in range(self.hp.d_steps):
             real = next_batch()
             fake = self.generator(self.noise(len(real), self.hp.z_dim)).detach()
@@ -111,21 +145,47 @@ class DCGANHParams(GANHParams):
     batch_size: int = Field(128, ge=1, description="minibatch size (Radford et al.)")
 
 
+def seed_batch_problem(hparams: dict) -> str | None:
+    """Why these hyper-parameters cannot train seeds together: rows of seeds are interleaved in one
+    batch, which packs, BatchNorm statistics and maxout's reshape would mix; the unrolled copy of D
+    and bias-free layers are not written for SeedLinear."""
+    problems = {
+        "pack > 1 concatenates rows of different seeds": hparams.get("pack", 1) > 1,
+        "unroll > 0 copies D outside the batched layers": hparams.get("unroll", 0) > 0,
+        "g_batchnorm mixes the seeds' batch statistics": hparams.get("g_batchnorm", False),
+        "d_maxout > 1 is not a batched linear layer": hparams.get("d_maxout", 1) > 1,
+        "g_bias false is not a batched linear layer": not hparams.get("g_bias", True),
+    }
+    found = [why for why, bad in problems.items() if bad]
+    return "; ".join(found) if found else None
+
+
 SEED_BATCH = frozenset({"seed_batch"})  # seeds can train together as one batched model (MLP nets only)
 DIAGNOSTICS = (
     Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
     Diagnostic("d_fake", "mean D(G(z))"),
     Diagnostic("d_real", "mean D(x)"),
 )
+UNROLL_DIAGNOSTIC = (Diagnostic("unroll_gap", "unrolled minus current D loss (unroll > 0)", "Metz et al."),)
 MODELS.register(
     "gan",
     ModelEntry(
-        GANHParams, build, "GAN, minimax (13.34) or non-saturating (13.33) loss", SEED_BATCH, DIAGNOSTICS
+        GANHParams,
+        build,
+        "GAN, minimax (13.34) or non-saturating (13.33) loss",
+        SEED_BATCH,
+        DIAGNOSTICS + UNROLL_DIAGNOSTIC,
+        seed_batch_problem,
     ),
 )
 MODELS.register(
     "dcgan",
     ModelEntry(
-        DCGANHParams, build, "DCGAN: the GAN of 13.3.4 on convolutional nets", SEED_BATCH, DIAGNOSTICS
+        DCGANHParams,
+        build,
+        "DCGAN: the GAN of 13.3.4 on convolutional nets",
+        SEED_BATCH,
+        DIAGNOSTICS + UNROLL_DIAGNOSTIC,
+        seed_batch_problem,
     ),
 )

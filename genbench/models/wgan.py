@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from genbench.models import presets
 from genbench.models.base import Batches, GenerativeModel
 from genbench.models.gan import grad_norm
-from genbench.models.nets import discriminator_net, generator_net
+from genbench.models.nets import discriminator_net, generator_net, init_linear
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 
@@ -27,6 +28,13 @@ class WGANHParams(BaseModel):
     batch_size: int = Field(64, ge=1, description="minibatch size (Arjovsky et al.)")
     arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
     width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+    preset: presets.WGANPreset | None = Field(None, description=presets.description("wgan"))
+    init: Literal["default", "he"] = Field("default", description="MLP weight init: torch's, or he")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_preset(cls, data):
+        return presets.fill(data, "wgan", cls.model_fields)
 
 
 class WGAN(GenerativeModel):
@@ -40,6 +48,8 @@ class WGAN(GenerativeModel):
         self.batch_size = hp.batch_size
         self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
         self.critic = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset)  # no sigmoid
+        if hp.arch == "mlp":
+            init_linear(self, hp.init, 1.0)
         self.opt_g = torch.optim.RMSprop(self.generator.parameters(), lr=hp.lr)
         self.opt_c = torch.optim.RMSprop(self.critic.parameters(), lr=hp.lr)
 
