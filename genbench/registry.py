@@ -115,4 +115,4 @@ def load_builtins() -> None:
     """Import the modules whose import registers the built-in datasets, models and metrics."""
     from genbench.data import images, toys  # noqa: F401
     from genbench.metrics import fidelity, likelihood, modes, mog, parzen  # noqa: F401
-    from genbench.models import gan, vae, wgan  # noqa: F401
+    from genbench.models import gan, vae, veegan, wgan  # noqa: F401

@@ -10,12 +10,45 @@ from torch import nn
 Batches = Callable[[], torch.Tensor]
 
 
-def mlp(n_in: int, hidden: int, depth: int, n_out: int) -> nn.Sequential:
-    """Return a ReLU MLP with `depth` hidden layers of width `hidden` and a linear output."""
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): `pieces` linear maps to `n_out` units, their maximum."""
+
+    def __init__(self, n_in: int, n_out: int, pieces: int) -> None:
+        super().__init__()
+        self.pieces = pieces
+        self.linear = nn.Linear(n_in, n_out * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).unflatten(-1, (-1, self.pieces)).amax(-1)
+
+
+def mlp(
+    n_in: int,
+    hidden: int,
+    depth: int,
+    n_out: int,
+    *,
+    activation: str = "relu",
+    bias: bool = True,
+    batchnorm: bool = False,
+    maxout: int = 1,
+) -> nn.Sequential:
+    """Return an MLP with `depth` hidden layers of width `hidden` and a linear output (with bias).
+
+    Hidden layers are Linear(bias), [BatchNorm1d], activation; or, with `maxout` > 1, maxout
+    layers of that many pieces (no separate activation). The defaults are a ReLU MLP."""
     layers: list[nn.Module] = []
     width = n_in
     for _ in range(depth):
-        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        if maxout > 1:
+            layers.append(Maxout(width, hidden, maxout))
+        else:
+            layers.append(nn.Linear(width, hidden, bias=bias))
+            layers += [nn.BatchNorm1d(hidden)] if batchnorm else []
+            layers.append(ACTIVATIONS[activation]())
         width = hidden
     layers.append(nn.Linear(width, n_out))
     return nn.Sequential(*layers)

@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from genbench.models import presets, unroll
 from genbench.models.base import Batches, GenerativeModel
 from genbench.models.losses import (
     add_spectral_norm,
@@ -15,7 +16,8 @@ from genbench.models.losses import (
     largest_spectral_sigma,
     r1_penalty,
 )
-from genbench.models.nets import discriminator_net, generator_net
+from genbench.models.nets import discriminator_net, generator_net, init_linear, mlp_options
+from genbench.models.pack import Packed
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 Pair = tuple[float, float]
@@ -58,6 +60,25 @@ class GANHParams(BaseModel):
     batch_size: int = Field(512, ge=1, description="minibatch size (Metz et al.)")
     arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
     width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+    # mode-collapse remedies and the papers' toy networks (models/pack.py, unroll.py, presets.py)
+    preset: presets.GANPreset | None = Field(None, description=presets.description("gan"))
+    pack: int = Field(1, ge=1, description="PacGAN: D judges packs of m samples (Lin et al. 2018)")
+    unroll: int = Field(0, ge=0, description="Unrolled GAN: G's loss at D after k steps (Metz et al.)")
+    d_hidden: int | None = Field(None, ge=1, description="width of D's hidden layers (none: hidden)")
+    d_depth: int | None = Field(None, ge=1, description="hidden layers of D (none: depth)")
+    activation: Literal["relu", "tanh"] = Field("relu", description="hidden activation of the MLPs")
+    init: Literal["default", "normal", "orthogonal", "he"] = Field(
+        "default", description="MLP weight init: torch's, N(0, scale²), orthogonal(gain scale), he"
+    )
+    init_scale: float = Field(1.0, gt=0, description="std of `normal`, gain of `orthogonal`")
+    g_bias: bool = Field(True, description="biases in G's hidden linear layers")
+    g_batchnorm: bool = Field(False, description="BatchNorm after G's hidden linear layers")
+    d_maxout: int = Field(1, ge=1, description="maxout pieces of D's hidden layers (1: activation)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_preset(cls, data):
+        return presets.fill(data, "gan", cls.model_fields)
 
     _pairs = field_validator("betas_g", "betas_d", mode="before")(optimizer_pair)
 
@@ -93,13 +114,29 @@ class GAN(GenerativeModel):
     def __init__(self, hp: GANHParams, dataset) -> None:
         super().__init__()
         self.hp = hp
-        self.batch_size = hp.batch_size
-        self.generator = generator_net(hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset)
+        self.batch_size = hp.batch_size * hp.pack  # rows per step: batch_size packs of m (pack.py)
+        self.generator = generator_net(
+            hp.arch, hp.z_dim, hp.hidden, hp.depth, hp.width, dataset, **mlp_options(hp, "generator")
+        )
+        d_hidden, d_depth = hp.d_hidden or hp.hidden, hp.d_depth or hp.depth
         # the papers of SN and R1 train D without BatchNorm (and a per-sample gradient needs none)
         batchnorm = not (hp.spectral_norm or hp.r1 > 0)
-        self.discriminator = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset, batchnorm)
+        self.discriminator = discriminator_net(
+            hp.arch,
+            d_hidden,
+            d_depth,
+            hp.width,
+            dataset,
+            batchnorm,
+            hp.pack,
+            **mlp_options(hp, "discriminator"),
+        )
+        if hp.arch == "mlp":
+            init_linear(self, hp.init, hp.init_scale)
         if hp.spectral_norm:
             add_spectral_norm(self.discriminator)
+        if hp.pack > 1:
+            self.discriminator = Packed(self.discriminator, hp.pack)
         self.opt_g = adam(self.generator.parameters(), hp.lr_g, hp.betas_g, hp)
         self.opt_d = adam(self.discriminator.parameters(), hp.lr_d, hp.betas_d, hp)
 
@@ -126,6 +163,8 @@ class GAN(GenerativeModel):
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """K discriminator ascent steps, then one generator step (algorithm 13.1)."""
+        if self.hp.unroll:
+            return unroll.train_step(self, next_batch)
         for _ in range(self.hp.d_steps):
             d = self.discriminator_step(next_batch)
         fake_logits_g = self.discriminator(self.generator(self.noise(self.batch_size, self.hp.z_dim)))
@@ -182,15 +221,28 @@ DIAGNOSTICS = (
 
 
 def seed_batch_problem(hparams: dict) -> str | None:
-    """Why these GAN hyper-parameters cannot train seeds together, or None: the losses and R1 are
-    means of per-row terms (tested per seed); spectral norm's power iteration is not per seed."""
-    if hparams.get("spectral_norm"):
-        return "spectral_norm's power iteration would mix the seeds' weights (train seeds apart)"
-    return None
+    """Why these hyper-parameters cannot train seeds together: rows of seeds are interleaved in one
+    batch, which packs, BatchNorm statistics and maxout's reshape would mix; the unrolled copy of D
+    and bias-free layers are not written for SeedLinear; spectral norm's power iteration is not per
+    seed. The losses and R1 are means of per-row terms (tested per seed)."""
+    problems = {
+        "pack > 1 concatenates rows of different seeds": hparams.get("pack", 1) > 1,
+        "unroll > 0 copies D outside the batched layers": hparams.get("unroll", 0) > 0,
+        "g_batchnorm mixes the seeds' batch statistics": hparams.get("g_batchnorm", False),
+        "d_maxout > 1 is not a batched linear layer": hparams.get("d_maxout", 1) > 1,
+        "g_bias false is not a batched linear layer": not hparams.get("g_bias", True),
+        "spectral_norm's power iteration would mix the seeds' weights": hparams.get("spectral_norm", False),
+    }
+    found = [why for why, bad in problems.items() if bad]
+    return "; ".join(found) if found else None
 
 
-DOC = "GAN: eq. 13.33 / 13.34, LSGAN, hinge, f-GAN losses; optional spectral norm and R1"
-MODELS.register("gan", ModelEntry(GANHParams, build, DOC, SEED_BATCH, DIAGNOSTICS, seed_batch_problem))
+UNROLL_DIAGNOSTIC = (Diagnostic("unroll_gap", "unrolled minus current D loss (unroll > 0)", "Metz et al."),)
+DOC = "GAN: eq. 13.33 / 13.34, LSGAN, hinge, f-GAN losses; spectral norm, R1, PacGAN, unrolling"
+MODELS.register(
+    "gan",
+    ModelEntry(GANHParams, build, DOC, SEED_BATCH, DIAGNOSTICS + UNROLL_DIAGNOSTIC, seed_batch_problem),
+)
 MODELS.register(
     "dcgan",
     ModelEntry(
@@ -198,7 +250,7 @@ MODELS.register(
         build,
         "DCGAN: the GAN of 13.3.4 on convolutional nets (every loss and option of gan)",
         SEED_BATCH,
-        DIAGNOSTICS,
+        DIAGNOSTICS + UNROLL_DIAGNOSTIC,
         seed_batch_problem,
     ),
 )

@@ -7,10 +7,11 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from genbench.models import presets
 from genbench.models.base import Batches, GenerativeModel
 from genbench.models.gan import Pair, adam, grad_norm, optimizer_pair
 from genbench.models.losses import add_spectral_norm, gradient_penalty, largest_spectral_sigma
-from genbench.models.nets import discriminator_net, generator_net
+from genbench.models.nets import discriminator_net, generator_net, init_linear
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 
 LR = {"clip": 5e-5, "gp": 1e-4}  # Arjovsky et al. 2017 (RMSProp); Gulrajani et al. 2017 (Adam)
@@ -58,6 +59,13 @@ class WGANHParams(BaseModel):
     batch_size: int = Field(64, ge=1, description="minibatch size (Arjovsky et al.)")
     arch: Literal["mlp", "dcgan"] = Field("mlp", description="networks: MLPs, or DCGAN's (images only)")
     width: float = Field(1.0, gt=0, description="channel multiplier of the DCGAN networks")
+    preset: presets.WGANPreset | None = Field(None, description=presets.description("wgan"))
+    init: Literal["default", "he"] = Field("default", description="MLP weight init: torch's, or he")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_preset(cls, data):
+        return presets.fill(data, "wgan", cls.model_fields)
 
     _pairs = field_validator("betas_g", "betas_d", mode="before")(optimizer_pair)
 
@@ -91,6 +99,8 @@ class WGAN(GenerativeModel):
         # no sigmoid; no BatchNorm under gp or SN (Gulrajani et al. 2017, sec. 4; Miyato et al. 2018)
         batchnorm = not (hp.spectral_norm or hp.lipschitz == "gp")
         self.critic = discriminator_net(hp.arch, hp.hidden, hp.depth, hp.width, dataset, batchnorm)
+        if hp.arch == "mlp":
+            init_linear(self, hp.init, 1.0)
         if hp.spectral_norm:
             add_spectral_norm(self.critic)
         if hp.lipschitz == "gp":
