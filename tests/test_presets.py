@@ -79,14 +79,10 @@ def test_wgan_gp_toy_networks(ring):
     assert model.hp.critic_steps == 5 and model.batch_size == 256 and model.hp.lr == 1e-4
 
 
-def test_wgan_gp_toy_leaves_out_the_penalty_keys_this_family_lacks():
-    """Reminder for the merge with WGAN-GP: these keys of the preset apply once wgan has them."""
-    assert presets.skipped("wgan", "wgan_gp_toy", wgan.WGANHParams.model_fields) == [
-        "lipschitz",
-        "gp_lambda",
-        "optimizer",
-        "betas",
-    ]
+def test_every_preset_key_applies_to_its_family():
+    assert presets.skipped("wgan", "wgan_gp_toy", wgan.WGANHParams.model_fields) == []
+    hp = wgan.WGANHParams(preset="wgan_gp_toy")
+    assert (hp.lipschitz, hp.gp_lambda, tuple(hp.betas_d)) == ("gp", 0.1, (0.5, 0.9))
     assert presets.skipped("gan", "pacgan", gan.GANHParams.model_fields) == []
     assert presets.skipped("gan", "unrolled", gan.GANHParams.model_fields) == []
 

@@ -75,8 +75,8 @@ PRESETS: dict[str, dict[str, dict[str, tuple[Any, str]]]] = {
             "lr": (1e-4, GAN_TOY + " AdamOptimizer(learning_rate=1e-4)"),
             "lipschitz": ("gp", GAN_TOY + " MODE = 'wgan-gp'"),
             "gp_lambda": (0.1, GAN_TOY + " LAMBDA"),
-            "optimizer": ("adam", GAN_TOY + " AdamOptimizer"),
-            "betas": ((0.5, 0.9), GAN_TOY + " beta1=0.5, beta2=0.9"),
+            "betas_g": ((0.5, 0.9), GAN_TOY + " beta1=0.5, beta2=0.9"),
+            "betas_d": ((0.5, 0.9), GAN_TOY + " beta1=0.5, beta2=0.9"),
         },
     },
 }
