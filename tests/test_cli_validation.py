@@ -271,7 +271,7 @@ def test_validate_valid_file_prints_run_count_and_notes(tmp_path):
     shutil.copy(QUICKSTART, tmp_path / "quickstart.yaml")
     proc = genbench("validate", "quickstart.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert re.search(r"\b16 runs\b", proc.stdout), proc.stdout
+    assert re.search(r"\b20 runs\b", proc.stdout), proc.stdout
     assert "quickstart.yaml" in proc.stdout
     notes = [line for line in proc.stdout.splitlines() if "elbo" in line]
     # elbo does not apply to GANs: a note, once per model family, and not an error

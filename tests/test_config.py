@@ -52,30 +52,36 @@ def ids(specs: list[RunSpec]) -> list[str]:
 # --- the quickstart suite ---------------------------------------------------------------------
 
 
-def test_quickstart_expands_to_4_models_x_2_datasets_x_2_seeds():
+def test_quickstart_expands_to_5_models_x_2_datasets_x_2_seeds():
     suite_, specs, _ = load_suite(QUICKSTART)
     assert suite_.name == "quickstart"
-    assert len(specs) == 16
+    assert len(specs) == 20
     assert all(isinstance(s, RunSpec) for s in specs)
     labels = {s.label for s in specs}
-    assert len(labels) == 4, labels
+    assert len(labels) == 5, labels
     assert {s.model for s in specs} == {"gan", "wgan", "vae"}
     combos = Counter((s.label, s.dataset, s.seed) for s in specs)
     assert set(combos) == set(itertools.product(labels, ["ring8", "grid25"], [0, 1]))
     assert set(combos.values()) == {1}
-    assert len(set(ids(specs))) == 16
+    assert len(set(ids(specs))) == 20
     assert all(s.suite == "quickstart" for s in specs)
-    assert all(s.budget.steps == 3000 and s.budget.seconds is None for s in specs)
+    assert all(s.budget.steps == 2000 and s.budget.seconds is None for s in specs)
 
 
 def test_quickstart_variant_labels_and_defaults():
     _, specs, _ = load_suite(QUICKSTART)
     gans = [s for s in specs if s.model == "gan"]
-    assert {s.variant for s in gans} == {"loss=nonsaturating d_steps=1", "loss=minimax d_steps=1"}
+    assert {s.variant for s in gans} == {
+        "loss=nonsaturating lr=0.001 batch_size=128",
+        "loss=minimax lr=0.001 batch_size=128",
+        "pack=2 lr=0.001 batch_size=128",
+    }
     assert {s.hparams["loss"] for s in gans} == {"nonsaturating", "minimax"}
+    assert {s.hparams["pack"] for s in gans} == {1, 2}
     for s in gans:
         assert s.hparams["z_dim"] == 256
-        assert s.hparams["batch_size"] == 512
+        assert s.hparams["batch_size"] == 128
+        assert s.hparams["lr"] == pytest.approx(1e-3)
     wgan = next(s for s in specs if s.model == "wgan")
     assert variant_keys(wgan) == {"clip", "critic_steps", "lr"}
     assert wgan.hparams["lr"] == pytest.approx(5e-5)
