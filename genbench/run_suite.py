@@ -65,9 +65,8 @@ def run_suite(
     suite, specs, notes = load_suite(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    timing = preflight(
-        suite, specs, results_root, address, serial, fresh
-    )  # raises PreflightError; writes nothing
+    # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
+    timing = preflight(suite, specs, results_root, address, serial, fresh)
     suite_path = store.suite_dir(results_root, suite.name)
     moved = store.move_aside(suite_path) if fresh else None
     if moved:
@@ -101,8 +100,6 @@ def run_suite(
         resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
         if resuming:
             console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
-        if todo and not serial:
-            timing["ray_start_s"] += runner.start_ray(address)
         timing.update(runs=len(todo), workers=workers, setup_s=time.perf_counter() - started)
         tick = time.perf_counter()
         with stop_on_sigint(stop):

@@ -1,12 +1,13 @@
 """Runs RunSpecs on Ray actors (or in-process with serial=True). Nothing else imports Ray.
 
-A pool of long-lived actors, one per free slot of the cluster, takes runs one after another, so
-torch is imported once per worker rather than once per run; each run reseeds every generator
-at its start, so no state leaks from one run into the next. A dead actor's run is queued again,
-first in line, and continues from its last checkpoint on the next free worker, up to the run's
-`checkpoint.max_attempts`; then it is recorded as failed and the suite goes on. A dead actor is
-replaced only once the cluster has a free slot for it (or no worker is left): after a node is
-lost, a replacement that can never be placed would otherwise hold its run forever. Restarts are the
+A pool of long-lived actors, as many as the cluster's nodes fit (counted per node, in Ray's
+fixed-point units), takes runs one after another, so torch is imported once per worker rather
+than once per run; each run reseeds every generator at its start, so no state leaks from one run
+into the next. A worker is handed a job only once it has answered a probe (Ray placed and started
+it). A dead actor's run is queued again, first in line, and continues from its last checkpoint on
+the next started worker, up to the run's `checkpoint.max_attempts`; then it is recorded as failed
+and the suite goes on. A dead actor is replaced by a new one that gets jobs once it starts: after
+a node is lost, a replacement Ray cannot place holds no run, and the survivors share them. Restarts are the
 driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
 `stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
 
@@ -23,7 +24,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 
-from genbench.config import RunSpec
+from genbench.config import Resources, RunSpec
 
 ResultFn = Callable[[RunSpec, dict], None]
 StartFn = Callable[[RunSpec], None]
@@ -167,6 +168,36 @@ def start_ray(address: str | None) -> float:
     return time.perf_counter() - started
 
 
+RAY_UNIT = 10_000  # Ray counts resource amounts in fixed point, 1/10,000 of a unit
+READY_TIMEOUT_S = 600.0  # how long a new worker may take to be placed and started before it is dropped
+
+
+def _units(amount: float) -> int:
+    return round(amount * RAY_UNIT)
+
+
+def slots(resources: Resources, nodes: list[dict[str, float]]) -> int:
+    """How many runs of `resources` fit at once on nodes with these total resources.
+
+    Counted per node (a run cannot span two nodes) and in Ray's fixed-point units, so that
+    e.g. gpus: 0.1 gives 10 runs per GPU where float floor division (1 // 0.1) gives 9.
+    """
+    total = 0
+    for node in nodes:
+        fit = _units(node.get("CPU", 0)) // _units(resources.cpus)
+        if resources.gpus > 0:
+            fit = min(fit, _units(node.get("GPU", 0)) // _units(resources.gpus))
+        total += fit
+    return total
+
+
+def cluster_nodes() -> list[dict[str, float]]:
+    """Total resources of each alive node of the Ray cluster this process is connected to."""
+    import ray
+
+    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+
+
 def run_on_ray(
     specs: list[RunSpec],
     on_start: StartFn,
@@ -177,38 +208,43 @@ def run_on_ray(
     stop: threading.Event | None = None,
     stop_grace_s: float = STOP_GRACE_S,
 ) -> None:
-    """Run every spec on a pool of Ray actors sized to the cluster; results arrive as runs end.
+    """Run every spec on a pool of Ray actors sized to the cluster's nodes; results arrive as runs end.
 
-    A run whose worker dies is retried on a fresh worker (see the module's docstring); once
-    `stop` is set no run starts, running ones are asked to checkpoint and their `interrupted`
-    results are awaited for at most `stop_grace_s`.
+    A worker gets a job only once it has answered a first call (it is placed on a node and
+    started), so a job never waits on an actor that Ray cannot place. A run whose worker dies is
+    retried on a fresh worker (see the module's docstring); once `stop` is set no run starts,
+    running ones are asked to checkpoint and their `interrupted` results are awaited for at most
+    `stop_grace_s`.
     """
     import ray
 
     if not specs:
         return
     resources = specs[0].resources
-    cluster = ray.cluster_resources()
-    slots = int(cluster.get("CPU", 0) // resources.cpus)
-    if resources.gpus:
-        slots = min(slots, int(cluster.get("GPU", 0) // resources.gpus))
-    if slots < 1:
+    nodes = cluster_nodes()
+    n_slots = slots(resources, nodes)
+    if n_slots < 1:
         raise RuntimeError(
-            f"the cluster ({cluster.get('CPU', 0)} CPUs, {cluster.get('GPU', 0)} GPUs) cannot fit "
-            f"one run of {resources.cpus} CPUs and {resources.gpus} GPUs"
+            f"no node of the cluster ({nodes}) can fit one run of {resources.cpus} CPUs and "
+            f"{resources.gpus} GPUs"
         )
     pending = deque(jobs(specs))
-    n_workers = min(slots, len(pending), max_workers or len(pending))
+    n_workers = min(n_slots, len(pending), max_workers or len(pending))
     actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
         num_cpus=resources.cpus, num_gpus=resources.gpus
     )
+    starting: dict = {}  # ready-probe ref -> (worker, when created)
+    start_errors: list[str] = []
 
-    def new_worker():
-        return actor_class.remote(resources.cpus, resources.gpus)
+    def new_worker() -> None:
+        worker = actor_class.remote(resources.cpus, resources.gpus)
+        starting[worker.pid.remote()] = (worker, time.monotonic())
 
     attempts: dict[str, int] = {}  # first run id of a job -> times handed to a worker so far
-    idle = [new_worker() for _ in range(n_workers)]
-    live = n_workers  # workers of the pool not known to be dead
+    for _ in range(n_workers):
+        new_worker()
+    idle: list = []  # started workers without a job
+    live = n_workers  # workers of the pool (starting or started) not known to be dead
     running: dict = {}  # object ref -> (worker, job)
     stopping_since: float | None = None
 
@@ -228,11 +264,16 @@ def run_on_ray(
             pending.clear()
             for worker, _ in running.values():
                 worker.stop.remote()
-        if pending and not idle and (live == 0 or (live < n_workers and _free_slot(resources))):
-            idle.append(new_worker())
+        if pending and live < n_workers and not starting:
+            new_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
             live += 1
+        live -= _check_started(starting, idle, start_errors)
+        if pending and not running and not starting and not idle:
+            raise RuntimeError("no Ray worker could be started: " + "; ".join(start_errors[-3:]))
         dispatch()
-        done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+        done = ray.wait(list(running), num_returns=1, timeout=POLL_S)[0] if running else []
+        if not running and starting:
+            ray.wait(list(starting), num_returns=1, timeout=POLL_S)  # until a worker has started
         finished = []  # (job, results, attempt), reported once the freed workers have new jobs
         for ref in done:
             worker, job = running.pop(ref)
@@ -264,16 +305,33 @@ def run_on_ray(
                 del running[ref]
         if on_progress and running:
             _poll_progress(running, on_progress)
-    for worker in idle:
+    for worker in idle + [worker for worker, _ in starting.values()]:
         ray.kill(worker, no_restart=True)
 
 
-def _free_slot(resources) -> bool:
-    """Whether the cluster has room for one more worker of `resources` right now."""
+def _check_started(starting: dict, idle: list, errors: list[str]) -> int:
+    """Move the workers of `starting` that answered their probe to `idle`; drop those that died
+    starting or were not placed within READY_TIMEOUT_S. Returns how many were dropped."""
     import ray
 
-    free = ray.available_resources()
-    return free.get("CPU", 0) >= resources.cpus and free.get("GPU", 0) >= resources.gpus
+    ready, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0) if starting else ([], [])
+    dropped = 0
+    for ref in ready:
+        worker, _ = starting.pop(ref)
+        try:
+            ray.get(ref)
+            idle.append(worker)
+        except ray.exceptions.RayError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}".strip()[:500])
+            ray.kill(worker, no_restart=True)
+            dropped += 1
+    for ref, (worker, since) in list(starting.items()):
+        if time.monotonic() - since > READY_TIMEOUT_S:
+            errors.append(f"not placed within {READY_TIMEOUT_S:.0f} s")
+            ray.kill(worker, no_restart=True)
+            del starting[ref]
+            dropped += 1
+    return dropped
 
 
 def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict | None:
