@@ -18,6 +18,7 @@ differ only in their seed, trained together as one batched model (genbench/seed_
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 import traceback
@@ -25,8 +26,9 @@ from collections import deque
 from collections.abc import Callable
 
 from genbench.config import Resources, RunSpec
+from genbench.result import RunResult
 
-ResultFn = Callable[[RunSpec, dict], None]
+ResultFn = Callable[[RunSpec, RunResult], None]
 StartFn = Callable[[RunSpec], None]
 ProgressFn = Callable[[RunSpec, dict], None]
 CheckpointFn = Callable[[RunSpec], str | None]  # where a run keeps its checkpoint (absolute path)
@@ -49,7 +51,7 @@ class RunWorker:
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()  # never cleared: a stopped worker takes no more runs
 
-    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> dict:
+    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> RunResult:
         """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there); a raised
         exception becomes a `failed` result, never an error."""
         from genbench.train import train
@@ -58,9 +60,9 @@ class RunWorker:
         try:
             return train(spec, self.device, self._set_progress, checkpoint_path, self._stop)
         except Exception as exc:  # a failing run is recorded; the suite goes on
-            return failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
-    def run_group(self, specs: list[RunSpec]) -> list[dict]:
+    def run_group(self, specs: list[RunSpec]) -> list[RunResult]:
         """Train `specs` (seeds of one variant) together; one result per spec, failed ones on error."""
         from genbench.seed_group import train_group
 
@@ -68,9 +70,10 @@ class RunWorker:
         try:
             return train_group(specs, self.device, self._set_progress, self._stop)
         except Exception as exc:  # a failing group is recorded run by run; the suite goes on
-            return [failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())] * len(specs)
+            failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return [failed.replace() for _ in specs]
 
-    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[dict]:
+    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[RunResult]:
         """The results of a job: one run (resuming from `checkpoint_path`) or a seed group."""
         if len(job) == 1:
             return [self.run(job[0], checkpoint_path)]
@@ -94,23 +97,6 @@ class RunWorker:
         return os.getpid()
 
 
-def failed_result(error: str, details: str = "", status: str = "failed") -> dict:
-    """The result of a run that raised or whose worker died (or, with status, one cut short)."""
-    return {
-        "status": status,
-        "steps": 0,
-        "train_seconds": 0.0,
-        "wall_seconds": 0.0,
-        "metrics": {},
-        "extras": {},
-        "error": error,
-        "traceback": details,
-        "trajectory": [],
-        "samples": None,
-        "real": None,
-    }
-
-
 def run_serial(
     specs: list[RunSpec],
     on_start: StartFn,
@@ -127,7 +113,7 @@ def run_serial(
             on_start(spec)
         results = worker.run_job(job, checkpoints(job[0]) if checkpoints and len(job) == 1 else None)
         for spec, result in zip(job, results, strict=True):
-            on_result(spec, {**result, "restarts": 0})
+            on_result(spec, result)
 
 
 def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
@@ -150,14 +136,19 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
 
 def start_ray(address: str | None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
-    machine; the dashboard stays off and worker output stays out of the progress display. Returns
-    the seconds it took (0 when this process is already connected)."""
+    machine (with an authentication token of its own, kept in the environment, never on disk); the
+    dashboard stays off and worker output stays out of the progress display. Returns the seconds
+    it took (0 when this process is already connected)."""
     import ray
 
     if ray.is_initialized():
         return 0.0
     started = time.perf_counter()
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None and not {"RAY_AUTH_TOKEN", "RAY_AUTH_MODE"} & set(os.environ):
+        # a token of this instance alone, given to its processes through the environment: Ray would
+        # otherwise write one to ~/.ray/auth_token, outside anything genbench owns
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     ray.init(
         address=address or "local",  # never join another cluster on this machine by accident
         include_dashboard=False if address is None else None,
@@ -288,12 +279,12 @@ def run_on_ray(
                 if lost is None:
                     pending.appendleft(job)  # next on the fresh worker, from its checkpoint
                     continue
-                finished.append((job, [lost] * len(job), attempt))
+                finished.append((job, [lost.replace() for _ in job], attempt))
         if finished and not (stop is not None and stop.is_set()):
             dispatch()  # storing results takes the driver a moment: the workers need not wait
         for job, results, attempt in finished:
             for spec, result in zip(job, results, strict=True):
-                on_result(spec, {**result, "restarts": attempt - 1})
+                on_result(spec, result.replace(restarts=attempt - 1))
         if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
             for ref, (worker, job) in list(running.items()):
                 ray.kill(worker, no_restart=True)
@@ -301,7 +292,7 @@ def run_on_ray(
                 error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
                 restarts = attempts[job[0].run_id] - 1
                 for spec in job:
-                    on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
+                    on_result(spec, RunResult.interrupted(error, restarts=restarts))
                 del running[ref]
         if on_progress and running:
             _poll_progress(running, on_progress)
@@ -334,14 +325,14 @@ def _check_started(starting: dict, idle: list, errors: list[str]) -> int:
     return dropped
 
 
-def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict | None:
+def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> RunResult | None:
     """The result of a run whose worker died on its `attempt`-th try; None: try again."""
     reason = f"{type(exc).__name__}: {exc}".strip()[:2000]
     if stopping:
-        return failed_result(f"worker lost while stopping: {reason}", status="interrupted")
+        return RunResult.interrupted(f"worker lost while stopping: {reason}")
     if attempt < spec.checkpoint.max_attempts:
         return None
-    return failed_result(f"worker lost on each of {attempt} attempts; last: {reason}")
+    return RunResult.failed(f"worker lost on each of {attempt} attempts; last: {reason}")
 
 
 def _poll_progress(running: dict, on_progress: ProgressFn) -> None:

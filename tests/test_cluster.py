@@ -30,6 +30,7 @@ import pandas as pd
 import pytest
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.e2e,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds session members in /proc"),
 ]

@@ -259,6 +259,7 @@ def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatc
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_gpu_suite_on_cpu_only_ray_stops_before_scheduling(tmp_path):
     (tmp_path / "s.yaml").write_text(suite(resources="{cpus: 1, gpus: 0.25}"))

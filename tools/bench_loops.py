@@ -15,15 +15,18 @@ import torch
 import torch.nn.functional as F
 
 
-def batches(dataset, batch_size: int, rng: torch.Generator) -> Callable[[], torch.Tensor]:
-    """Hand-written batch sampling: indices with replacement, images scaled to [-1, 1]."""
+def batches(
+    dataset, batch_size: int, rng: torch.Generator, device: str = "cpu"
+) -> Callable[[], torch.Tensor]:
+    """Hand-written batch sampling: indices with replacement (a toy's on the device of its training
+    draw, with `rng` of that device), images scaled to [-1, 1] and moved to `device`."""
     if dataset.kind == "toy2d":
         data = dataset.train
-        return lambda: data[torch.randint(len(data), (batch_size,), generator=rng)]
+        return lambda: data[torch.randint(len(data), (batch_size,), generator=rng, device=data.device)]
     images = dataset.train_images
     return lambda: (
         images[torch.randint(len(images), (batch_size,), generator=rng)].float() / 255.0 * 2.0 - 1.0
-    )
+    ).to(device)
 
 
 def grad_norm(net: torch.nn.Module) -> float:
@@ -37,14 +40,16 @@ def clip_fraction(net: torch.nn.Module, clip: float) -> float:
     at, total = 0, 0
     with torch.no_grad():
         for p in net.parameters():
-            bound = torch.tensor(clip, dtype=p.dtype)
+            bound = torch.tensor(clip, dtype=p.dtype, device=p.device)
             at += int(((p.abs() - bound).abs() <= 1e-12 * bound).sum())
             total += p.numel()
     return at / total
 
 
 def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
-    """The update rule of `model`'s family written out in plain PyTorch, on `model`'s nets."""
+    """The update rule of `model`'s family written out in plain PyTorch, on `model`'s nets (and
+    their device, where the noise is drawn)."""
+    dev = next(model.parameters()).device
     if hasattr(model, "discriminator"):  # GAN and DCGAN: algorithm 13.1
         G, D = model.generator, model.discriminator
         opt_g = torch.optim.Adam(G.parameters(), lr=hp.lr, betas=(hp.beta1, hp.beta2))
@@ -52,13 +57,13 @@ def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
         for _ in range(steps):
             for _ in range(hp.d_steps):
                 real = sample()
-                fake = G(torch.randn(len(real), hp.z_dim)).detach()
+                fake = G(torch.randn(len(real), hp.z_dim, device=dev)).detach()
                 real_logits, fake_logits = D(real), D(fake)
                 loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
-            logits = D(G(torch.randn(hp.batch_size, hp.z_dim)))
+            logits = D(G(torch.randn(hp.batch_size, hp.z_dim, device=dev)))
             loss_g = -F.softplus(logits).mean() if hp.loss == "minimax" else F.softplus(-logits).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -74,7 +79,7 @@ def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
         for _ in range(steps):
             for _ in range(hp.critic_steps):
                 real = sample()
-                fake = G(torch.randn(len(real), hp.z_dim)).detach()
+                fake = G(torch.randn(len(real), hp.z_dim, device=dev)).detach()
                 w_estimate = C(real).mean() - C(fake).mean()
                 opt_c.zero_grad(set_to_none=True)
                 (-w_estimate).backward()
@@ -82,7 +87,7 @@ def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
                 with torch.no_grad():
                     for p in C.parameters():
                         p.clamp_(-hp.clip, hp.clip)
-            loss_g = -C(G(torch.randn(hp.batch_size, hp.z_dim))).mean()
+            loss_g = -C(G(torch.randn(hp.batch_size, hp.z_dim, device=dev))).mean()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             norm = grad_norm(G) if diag else 0.0
@@ -97,7 +102,7 @@ def bare_loop(model, hp, sample: Callable, steps: int, diag: bool) -> None:
             x = sample()
             mu, pre_sigma = enc(x).chunk(2, dim=-1)
             sigma = F.softplus(pre_sigma) + 1e-6
-            z = (mu + sigma * torch.randn((m, *mu.shape))).flatten(0, 1)
+            z = (mu + sigma * torch.randn((m, *mu.shape), device=dev)).flatten(0, 1)
             mean, pre_std = dec(z).chunk(2, dim=1)
             std = F.softplus(pre_std) + hp.min_std
             x_rep = x.expand(m, *x.shape).flatten(0, 1)
