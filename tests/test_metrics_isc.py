@@ -91,6 +91,7 @@ def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  
     assert score < 1.1
 
 
+@pytest.mark.slow  # its FID trains the MNIST classifier
 def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_root):  # noqa: F811
     settings = EvalSettings(every=10, samples=3000, train_samples=700, train_examples=300)
     model = _Real(mnist.test)
