@@ -161,6 +161,7 @@ def start_ray(address: str | None) -> float:
 
 RAY_UNIT = 10_000  # Ray counts resource amounts in fixed point, 1/10,000 of a unit
 READY_TIMEOUT_S = 600.0  # how long a new worker may take to be placed and started before it is dropped
+START_TRIES = 3  # workers that failed to start, none working, before the suite gives up
 
 
 def _units(amount: float) -> int:
@@ -259,8 +260,8 @@ def run_on_ray(
             new_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
             live += 1
         live -= _check_started(starting, idle, start_errors)
-        if pending and not running and not starting and not idle:
-            raise RuntimeError("no Ray worker could be started: " + "; ".join(start_errors[-3:]))
+        if pending and not (running or starting or idle) and len(start_errors) >= START_TRIES:
+            raise RuntimeError("no Ray worker could be started: " + "; ".join(start_errors[-START_TRIES:]))
         dispatch()
         done = ray.wait(list(running), num_returns=1, timeout=POLL_S)[0] if running else []
         if not running and starting:
