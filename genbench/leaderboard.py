@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.reference import write_published
+from genbench.result import RunResult, Status
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
 from genbench.store import load_runs, read_manifest, write_atomic
 from genbench.tuning import leaderboard_section
@@ -30,7 +31,7 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     rows = []
     directions = read_manifest(suite_path)["metrics"]
     for run in load_runs(suite_path):
-        spec, result = run["spec"], run["result"] or {"status": "pending"}
+        spec, result = run["spec"], run["result"] or RunResult(Status.PENDING)
         dataset = f"{spec['dataset']} {spec['dataset_variant']}".strip()
         row = {
             "run_id": spec["run_id"],
@@ -38,14 +39,14 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "variant": spec["variant"],
             "dataset": dataset,
             "seed": spec["seed"],
-            "status": result["status"],
-            "steps": result.get("steps"),
-            "seconds": result.get("train_seconds"),
-            "protocol": protocol_id(result["protocol"]) if "protocol" in result else None,
+            "status": result.status.value,
+            "steps": result.steps if run["result"] else None,
+            "seconds": result.train_seconds if run["result"] else None,
+            "protocol": protocol_id(result.protocol) if result.protocol is not None else None,
         }
         row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
-        row.update(result.get("metrics", {}))
-        row["error"] = result.get("error")
+        row.update(result.metrics)
+        row["error"] = result.error
         rows.append(row)
     table = pd.DataFrame(rows)
     metric_cols = [c for c in directions if c in table.columns]

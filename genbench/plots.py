@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genbench.result import RunResult  # noqa: E402
 from genbench.store import write_atomic  # noqa: E402
 
 
@@ -79,11 +80,12 @@ def latent_scatter_png(means: np.ndarray, labels: np.ndarray, title: str) -> byt
     return _png(fig)
 
 
-def write_run_pictures(run_path: Path, result: dict, title: str) -> None:
-    """Every picture of a finished run: the toy scatter, sample grids, VAE figures."""
-    if result.get("samples") is not None and result.get("real") is not None:
-        write_scatter(run_path / "samples.png", result["samples"], result["real"], title)
-    pictures = result.get("pictures") or {}
+def write_run_pictures(run_path: Path, result: RunResult, title: str, real: np.ndarray | None = None) -> None:
+    """Every picture of a finished run: the toy scatter (its samples against `real`, the test
+    draw), sample grids, VAE figures."""
+    if result.samples is not None and real is not None:
+        write_scatter(run_path / "samples.png", result.samples, real, title)
+    pictures = result.pictures
     for step, grid in sorted((pictures.get("grids") or {}).items()):
         write_atomic(run_path / f"samples_step{step:07d}.png", grid_png(grid, f"{title} | step {step}"))
     if pictures.get("grids"):

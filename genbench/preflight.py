@@ -17,7 +17,6 @@ from genbench.config import Resources, RunSpec, Suite
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
 BYTES_PER_RUN = 2 * 2**20  # a run's spec, trajectory, result and plot, with room to spare
-RAY_UNIT = 10_000  # Ray stores resource amounts in fixed point, 1/10,000 of a unit
 
 
 class PreflightError(Exception):
@@ -55,25 +54,6 @@ def check_results_root(results_root: Path, suite_name: str, n_runs: int) -> Path
     return target
 
 
-def _units(amount: float) -> int:
-    return round(amount * RAY_UNIT)
-
-
-def slots(resources: Resources, nodes: list[dict[str, float]]) -> int:
-    """How many runs of `resources` fit at once on nodes with these total resources.
-
-    Counted per node (a run cannot span two nodes) and in Ray's fixed-point units, so that
-    e.g. gpus: 0.1 gives 10 runs per GPU where float floor division (1 // 0.1) gives 9.
-    """
-    total = 0
-    for node in nodes:
-        fit = _units(node.get("CPU", 0)) // _units(resources.cpus)
-        if resources.gpus > 0:
-            fit = min(fit, _units(node.get("GPU", 0)) // _units(resources.gpus))
-        total += fit
-    return total
-
-
 def check_fits(resources: Resources, nodes: list[dict[str, float]]) -> int:
     """Return the number of runs that fit at once; raise PreflightError when not even one does."""
     cpus = sum(n.get("CPU", 0) for n in nodes)
@@ -84,7 +64,7 @@ def check_fits(resources: Resources, nodes: list[dict[str, float]]) -> int:
             f"has no GPU ({len(nodes)} nodes, {cpus:g} CPUs); set resources.gpus: 0, or join a "
             "cluster with GPUs with --address"
         )
-    fit = slots(resources, nodes)
+    fit = runner.slots(resources, nodes)
     if fit < 1:
         raise PreflightError(
             f"no node of the Ray cluster can hold one run of {resources.cpus:g} CPUs and "
@@ -154,13 +134,6 @@ def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
             raise PreflightError(f"the MNIST classifier needs MNIST: {exc}") from None
 
 
-def cluster_nodes() -> list[dict[str, float]]:
-    """Total resources of each alive node of the Ray cluster this process is connected to."""
-    import ray
-
-    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
-
-
 def preflight(
     suite: Suite,
     specs: list[RunSpec],
@@ -186,5 +159,5 @@ def preflight(
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None
-    check_fits(suite.resources, cluster_nodes())
+    check_fits(suite.resources, runner.cluster_nodes())
     return {**timing, "preflight_s": time.perf_counter() - started}

@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from genbench.config import RunSpec
+from genbench.result import RunResult
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -16,6 +17,7 @@ STATUS_STYLE = {
     "ok": "green",
     "diverged": "yellow",
     "failed": "red",
+    "interrupted": "magenta",
     "skipped": "dim green",
 }
 
@@ -43,7 +45,7 @@ class SuiteProgress:
             self.live.update(self.render())
             self.live.__exit__(*exc)
 
-    def skipped(self, spec: RunSpec, result: dict) -> None:
+    def skipped(self, spec: RunSpec, result: RunResult) -> None:
         """A run finished in an earlier invocation; it is kept, not re-run."""
         self._finish(spec, result, "skipped")
 
@@ -62,21 +64,21 @@ class SuiteProgress:
             row["latest"] = latest[self.primary]
         self._refresh()
 
-    def finish(self, spec: RunSpec, result: dict) -> None:
-        """A run ended (ok, diverged or failed)."""
-        self._finish(spec, result, result["status"])
+    def finish(self, spec: RunSpec, result: RunResult) -> None:
+        """A run ended (ok, diverged, failed or interrupted)."""
+        self._finish(spec, result, result.status.value)
 
-    def _finish(self, spec: RunSpec, result: dict, status: str) -> None:
+    def _finish(self, spec: RunSpec, result: RunResult, status: str) -> None:
         row = self.rows[spec.run_id]
-        row.update(status=status, step=result.get("steps", 0))
-        if result.get("train_seconds"):
-            row["rate"] = result["steps"] / result["train_seconds"]
-        row["latest"] = result.get("metrics", {}).get(self.primary, row["latest"])
+        row.update(status=status, step=result.steps)
+        if result.train_seconds:
+            row["rate"] = result.steps / result.train_seconds
+        row["latest"] = result.metrics.get(self.primary, row["latest"])
         if self.interactive:
             self._refresh()
         else:
             done = sum(r["status"] not in ("queued", "running") for r in self.rows.values())
-            extra = f" error: {result['error']}" if result.get("error") else ""
+            extra = f" error: {result.error}" if result.error else ""
             self.console.print(
                 f"[{done}/{len(self.rows)}] {status:8s} {spec.run_id} {spec.label} | "
                 f"{spec.dataset} seed={spec.seed} steps={row['step']}"

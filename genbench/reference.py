@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from scipy import stats as scipy_stats
 
 from genbench.registry import METRICS
+from genbench.result import RunResult
 from genbench.stats import ALPHA, describe
 from genbench.store import load_runs, read_manifest, write_atomic
 
@@ -164,9 +165,9 @@ def protocol_mismatches(published: dict, run: dict) -> list[str]:
     return out
 
 
-def _run_facts(spec: dict, result: dict | None, metric: str) -> dict:
+def _run_facts(spec: dict, result: RunResult | None, metric: str) -> dict:
     """The protocol fields of one stored run for `metric` (those it records)."""
-    recorded = ((result or {}).get("metric_protocols") or {}).get(metric, {})
+    recorded = (result.metric_protocols if result else {}).get(metric, {})
     split = recorded.get("split")
     return {
         "steps": spec.get("budget", {}).get("steps"),

@@ -16,11 +16,12 @@ import pandas as pd
 
 from genbench import figures, reference, stats
 from genbench.leaderboard import label, primary_metric, runs_table, significance, summary_table
+from genbench.result import Status
 from genbench.store import load_runs, read_manifest, run_dir, write_atomic
 from genbench.tuning import add_report_section
 
 FILES_DIR = "report_files"  # the PNGs report.md links to, next to it
-STATUSES = ("ok", "diverged", "failed", "pending")
+STATUSES = [s.value for s in Status]
 
 
 @dataclass
@@ -58,7 +59,7 @@ def _settings(suite_path: Path, runs: list[dict], directions: dict[str, str]) ->
     """Blocks describing the suite's protocol: data, models, seeds, budget, metrics, versions."""
     specs = [r["spec"] for r in runs]
     first = specs[0]
-    protocols = [r["result"]["protocol"] for r in runs if r["result"] and "protocol" in r["result"]]
+    protocols = [r["result"].protocol for r in runs if r["result"] and r["result"].protocol is not None]
     proto = protocols[0] if protocols else {}
     datasets = dict.fromkeys(f"{s['dataset']} {s['dataset_params']}" for s in specs)
     models = dict.fromkeys(f"{label(s['model'], s['variant'])}: {s['hparams']}" for s in specs)

@@ -18,10 +18,20 @@ from genbench.leaderboard import write_leaderboard
 from genbench.plots import write_run_pictures
 from genbench.preflight import preflight
 from genbench.progress import SuiteProgress
-from genbench.registry import METRICS
+from genbench.registry import DATASETS, METRICS
 from genbench.report import write_report
+from genbench.result import RunResult
 
 LEADERBOARD_EVERY_S = 10.0
+
+
+def toy_test_draw(spec: RunSpec):
+    """The held-out draw a toy run's samples are plotted against, rebuilt from the spec (the
+    data set's draws are fixed by its parameters); None for other data sets."""
+    entry = DATASETS.get(spec.dataset)
+    if entry.kind != "toy2d":
+        return None
+    return entry.build(entry.params(**spec.dataset_params)).test[: spec.eval.samples].numpy()
 
 
 @contextlib.contextmanager
@@ -65,9 +75,8 @@ def run_suite(
     suite, specs, notes = load_suite(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    timing = preflight(
-        suite, specs, results_root, address, serial, fresh
-    )  # raises PreflightError; writes nothing
+    # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
+    timing = preflight(suite, specs, results_root, address, serial, fresh)
     suite_path = store.suite_dir(results_root, suite.name)
     moved = store.move_aside(suite_path) if fresh else None
     if moved:
@@ -83,9 +92,10 @@ def run_suite(
         # absolute: workers may run elsewhere (on a cluster, on storage shared with the driver)
         return str((store.run_dir(suite_path, spec.run_id) / checkpoint.FILENAME).resolve())
 
-    def on_result(spec: RunSpec, result: dict) -> None:
+    def on_result(spec: RunSpec, result: RunResult) -> None:
         path = store.write_run(suite_path, spec, result)
-        write_run_pictures(path, result, f"{spec.label} | {spec.dataset} seed {spec.seed}")
+        real = toy_test_draw(spec) if result.samples is not None else None
+        write_run_pictures(path, result, f"{spec.label} | {spec.dataset} seed {spec.seed}", real)
         progress.finish(spec, result)
         if time.perf_counter() - last_board[0] > LEADERBOARD_EVERY_S:
             write_leaderboard(suite_path)
@@ -101,8 +111,6 @@ def run_suite(
         resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
         if resuming:
             console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
-        if todo and not serial:
-            timing["ray_start_s"] += runner.start_ray(address)
         timing.update(runs=len(todo), workers=workers, setup_s=time.perf_counter() - started)
         tick = time.perf_counter()
         with stop_on_sigint(stop):

@@ -1,12 +1,13 @@
 """Runs RunSpecs on Ray actors (or in-process with serial=True). Nothing else imports Ray.
 
-A pool of long-lived actors, one per free slot of the cluster, takes runs one after another, so
-torch is imported once per worker rather than once per run; each run reseeds every generator
-at its start, so no state leaks from one run into the next. A dead actor's run is queued again,
-first in line, and continues from its last checkpoint on the next free worker, up to the run's
-`checkpoint.max_attempts`; then it is recorded as failed and the suite goes on. A dead actor is
-replaced only once the cluster has a free slot for it (or no worker is left): after a node is
-lost, a replacement that can never be placed would otherwise hold its run forever. Restarts are the
+A pool of long-lived actors, as many as the cluster's nodes fit (counted per node, in Ray's
+fixed-point units), takes runs one after another, so torch is imported once per worker rather
+than once per run; each run reseeds every generator at its start, so no state leaks from one run
+into the next. A worker is handed a job only once it has answered a probe (Ray placed and started
+it). A dead actor's run is queued again, first in line, and continues from its last checkpoint on
+the next started worker, up to the run's `checkpoint.max_attempts`; then it is recorded as failed
+and the suite goes on. A dead actor is replaced by a new one that gets jobs once it starts: after
+a node is lost, a replacement Ray cannot place holds no run, and the survivors share them. Restarts are the
 driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
 `stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
 
@@ -17,15 +18,17 @@ differ only in their seed, trained together as one batched model (genbench/seed_
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 
-from genbench.config import RunSpec
+from genbench.config import Resources, RunSpec
+from genbench.result import RunResult
 
-ResultFn = Callable[[RunSpec, dict], None]
+ResultFn = Callable[[RunSpec, RunResult], None]
 StartFn = Callable[[RunSpec], None]
 ProgressFn = Callable[[RunSpec, dict], None]
 CheckpointFn = Callable[[RunSpec], str | None]  # where a run keeps its checkpoint (absolute path)
@@ -48,7 +51,7 @@ class RunWorker:
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()  # never cleared: a stopped worker takes no more runs
 
-    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> dict:
+    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> RunResult:
         """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there); a raised
         exception becomes a `failed` result, never an error."""
         from genbench.train import train
@@ -57,9 +60,9 @@ class RunWorker:
         try:
             return train(spec, self.device, self._set_progress, checkpoint_path, self._stop)
         except Exception as exc:  # a failing run is recorded; the suite goes on
-            return failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
-    def run_group(self, specs: list[RunSpec]) -> list[dict]:
+    def run_group(self, specs: list[RunSpec]) -> list[RunResult]:
         """Train `specs` (seeds of one variant) together; one result per spec, failed ones on error."""
         from genbench.seed_group import train_group
 
@@ -67,9 +70,10 @@ class RunWorker:
         try:
             return train_group(specs, self.device, self._set_progress, self._stop)
         except Exception as exc:  # a failing group is recorded run by run; the suite goes on
-            return [failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())] * len(specs)
+            failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return [failed.replace() for _ in specs]
 
-    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[dict]:
+    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[RunResult]:
         """The results of a job: one run (resuming from `checkpoint_path`) or a seed group."""
         if len(job) == 1:
             return [self.run(job[0], checkpoint_path)]
@@ -93,23 +97,6 @@ class RunWorker:
         return os.getpid()
 
 
-def failed_result(error: str, details: str = "", status: str = "failed") -> dict:
-    """The result of a run that raised or whose worker died (or, with status, one cut short)."""
-    return {
-        "status": status,
-        "steps": 0,
-        "train_seconds": 0.0,
-        "wall_seconds": 0.0,
-        "metrics": {},
-        "extras": {},
-        "error": error,
-        "traceback": details,
-        "trajectory": [],
-        "samples": None,
-        "real": None,
-    }
-
-
 def run_serial(
     specs: list[RunSpec],
     on_start: StartFn,
@@ -126,7 +113,7 @@ def run_serial(
             on_start(spec)
         results = worker.run_job(job, checkpoints(job[0]) if checkpoints and len(job) == 1 else None)
         for spec, result in zip(job, results, strict=True):
-            on_result(spec, {**result, "restarts": 0})
+            on_result(spec, result)
 
 
 def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
@@ -149,14 +136,19 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
 
 def start_ray(address: str | None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
-    machine; the dashboard stays off and worker output stays out of the progress display. Returns
-    the seconds it took (0 when this process is already connected)."""
+    machine (with an authentication token of its own, kept in the environment, never on disk); the
+    dashboard stays off and worker output stays out of the progress display. Returns the seconds
+    it took (0 when this process is already connected)."""
     import ray
 
     if ray.is_initialized():
         return 0.0
     started = time.perf_counter()
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is None and not {"RAY_AUTH_TOKEN", "RAY_AUTH_MODE"} & set(os.environ):
+        # a token of this instance alone, given to its processes through the environment: Ray would
+        # otherwise write one to ~/.ray/auth_token, outside anything genbench owns
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     ray.init(
         address=address or "local",  # never join another cluster on this machine by accident
         include_dashboard=False if address is None else None,
@@ -165,6 +157,37 @@ def start_ray(address: str | None) -> float:
         logging_level="warning",
     )
     return time.perf_counter() - started
+
+
+RAY_UNIT = 10_000  # Ray counts resource amounts in fixed point, 1/10,000 of a unit
+READY_TIMEOUT_S = 600.0  # how long a new worker may take to be placed and started before it is dropped
+START_TRIES = 3  # workers that failed to start, none working, before the suite gives up
+
+
+def _units(amount: float) -> int:
+    return round(amount * RAY_UNIT)
+
+
+def slots(resources: Resources, nodes: list[dict[str, float]]) -> int:
+    """How many runs of `resources` fit at once on nodes with these total resources.
+
+    Counted per node (a run cannot span two nodes) and in Ray's fixed-point units, so that
+    e.g. gpus: 0.1 gives 10 runs per GPU where float floor division (1 // 0.1) gives 9.
+    """
+    total = 0
+    for node in nodes:
+        fit = _units(node.get("CPU", 0)) // _units(resources.cpus)
+        if resources.gpus > 0:
+            fit = min(fit, _units(node.get("GPU", 0)) // _units(resources.gpus))
+        total += fit
+    return total
+
+
+def cluster_nodes() -> list[dict[str, float]]:
+    """Total resources of each alive node of the Ray cluster this process is connected to."""
+    import ray
+
+    return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 
 
 def run_on_ray(
@@ -177,38 +200,43 @@ def run_on_ray(
     stop: threading.Event | None = None,
     stop_grace_s: float = STOP_GRACE_S,
 ) -> None:
-    """Run every spec on a pool of Ray actors sized to the cluster; results arrive as runs end.
+    """Run every spec on a pool of Ray actors sized to the cluster's nodes; results arrive as runs end.
 
-    A run whose worker dies is retried on a fresh worker (see the module's docstring); once
-    `stop` is set no run starts, running ones are asked to checkpoint and their `interrupted`
-    results are awaited for at most `stop_grace_s`.
+    A worker gets a job only once it has answered a first call (it is placed on a node and
+    started), so a job never waits on an actor that Ray cannot place. A run whose worker dies is
+    retried on a fresh worker (see the module's docstring); once `stop` is set no run starts,
+    running ones are asked to checkpoint and their `interrupted` results are awaited for at most
+    `stop_grace_s`.
     """
     import ray
 
     if not specs:
         return
     resources = specs[0].resources
-    cluster = ray.cluster_resources()
-    slots = int(cluster.get("CPU", 0) // resources.cpus)
-    if resources.gpus:
-        slots = min(slots, int(cluster.get("GPU", 0) // resources.gpus))
-    if slots < 1:
+    nodes = cluster_nodes()
+    n_slots = slots(resources, nodes)
+    if n_slots < 1:
         raise RuntimeError(
-            f"the cluster ({cluster.get('CPU', 0)} CPUs, {cluster.get('GPU', 0)} GPUs) cannot fit "
-            f"one run of {resources.cpus} CPUs and {resources.gpus} GPUs"
+            f"no node of the cluster ({nodes}) can fit one run of {resources.cpus} CPUs and "
+            f"{resources.gpus} GPUs"
         )
     pending = deque(jobs(specs))
-    n_workers = min(slots, len(pending), max_workers or len(pending))
+    n_workers = min(n_slots, len(pending), max_workers or len(pending))
     actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
         num_cpus=resources.cpus, num_gpus=resources.gpus
     )
+    starting: dict = {}  # ready-probe ref -> (worker, when created)
+    start_errors: list[str] = []
 
-    def new_worker():
-        return actor_class.remote(resources.cpus, resources.gpus)
+    def new_worker() -> None:
+        worker = actor_class.remote(resources.cpus, resources.gpus)
+        starting[worker.pid.remote()] = (worker, time.monotonic())
 
     attempts: dict[str, int] = {}  # first run id of a job -> times handed to a worker so far
-    idle = [new_worker() for _ in range(n_workers)]
-    live = n_workers  # workers of the pool not known to be dead
+    for _ in range(n_workers):
+        new_worker()
+    idle: list = []  # started workers without a job
+    live = n_workers  # workers of the pool (starting or started) not known to be dead
     running: dict = {}  # object ref -> (worker, job)
     stopping_since: float | None = None
 
@@ -228,11 +256,16 @@ def run_on_ray(
             pending.clear()
             for worker, _ in running.values():
                 worker.stop.remote()
-        if pending and not idle and (live == 0 or (live < n_workers and _free_slot(resources))):
-            idle.append(new_worker())
+        if pending and live < n_workers and not starting:
+            new_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
             live += 1
+        live -= _check_started(starting, idle, start_errors)
+        if pending and not (running or starting or idle) and len(start_errors) >= START_TRIES:
+            raise RuntimeError("no Ray worker could be started: " + "; ".join(start_errors[-START_TRIES:]))
         dispatch()
-        done, _ = ray.wait(list(running), num_returns=1, timeout=POLL_S)
+        done = ray.wait(list(running), num_returns=1, timeout=POLL_S)[0] if running else []
+        if not running and starting:
+            ray.wait(list(starting), num_returns=1, timeout=POLL_S)  # until a worker has started
         finished = []  # (job, results, attempt), reported once the freed workers have new jobs
         for ref in done:
             worker, job = running.pop(ref)
@@ -247,12 +280,12 @@ def run_on_ray(
                 if lost is None:
                     pending.appendleft(job)  # next on the fresh worker, from its checkpoint
                     continue
-                finished.append((job, [lost] * len(job), attempt))
+                finished.append((job, [lost.replace() for _ in job], attempt))
         if finished and not (stop is not None and stop.is_set()):
             dispatch()  # storing results takes the driver a moment: the workers need not wait
         for job, results, attempt in finished:
             for spec, result in zip(job, results, strict=True):
-                on_result(spec, {**result, "restarts": attempt - 1})
+                on_result(spec, result.replace(restarts=attempt - 1))
         if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
             for ref, (worker, job) in list(running.items()):
                 ray.kill(worker, no_restart=True)
@@ -260,30 +293,47 @@ def run_on_ray(
                 error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
                 restarts = attempts[job[0].run_id] - 1
                 for spec in job:
-                    on_result(spec, {**failed_result(error, status="interrupted"), "restarts": restarts})
+                    on_result(spec, RunResult.interrupted(error, restarts=restarts))
                 del running[ref]
         if on_progress and running:
             _poll_progress(running, on_progress)
-    for worker in idle:
+    for worker in idle + [worker for worker, _ in starting.values()]:
         ray.kill(worker, no_restart=True)
 
 
-def _free_slot(resources) -> bool:
-    """Whether the cluster has room for one more worker of `resources` right now."""
+def _check_started(starting: dict, idle: list, errors: list[str]) -> int:
+    """Move the workers of `starting` that answered their probe to `idle`; drop those that died
+    starting or were not placed within READY_TIMEOUT_S. Returns how many were dropped."""
     import ray
 
-    free = ray.available_resources()
-    return free.get("CPU", 0) >= resources.cpus and free.get("GPU", 0) >= resources.gpus
+    ready, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0) if starting else ([], [])
+    dropped = 0
+    for ref in ready:
+        worker, _ = starting.pop(ref)
+        try:
+            ray.get(ref)
+            idle.append(worker)
+        except ray.exceptions.RayError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}".strip()[:500])
+            ray.kill(worker, no_restart=True)
+            dropped += 1
+    for ref, (worker, since) in list(starting.items()):
+        if time.monotonic() - since > READY_TIMEOUT_S:
+            errors.append(f"not placed within {READY_TIMEOUT_S:.0f} s")
+            ray.kill(worker, no_restart=True)
+            del starting[ref]
+            dropped += 1
+    return dropped
 
 
-def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> dict | None:
+def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> RunResult | None:
     """The result of a run whose worker died on its `attempt`-th try; None: try again."""
     reason = f"{type(exc).__name__}: {exc}".strip()[:2000]
     if stopping:
-        return failed_result(f"worker lost while stopping: {reason}", status="interrupted")
+        return RunResult.interrupted(f"worker lost while stopping: {reason}")
     if attempt < spec.checkpoint.max_attempts:
         return None
-    return failed_result(f"worker lost on each of {attempt} attempts; last: {reason}")
+    return RunResult.failed(f"worker lost on each of {attempt} attempts; last: {reason}")
 
 
 def _poll_progress(running: dict, on_progress: ProgressFn) -> None:

@@ -22,6 +22,7 @@ from genbench import checkpoint
 from genbench.config import RunSpec
 from genbench.data.pixels import to_model
 from genbench.models.seed_batch import SeedBatch
+from genbench.result import RunResult, Status
 from genbench.train import Budget, ProgressFn, Trainer, loop, result
 
 
@@ -100,22 +101,22 @@ def train_group(
     device: str = "cpu",
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
-) -> list[dict]:
+) -> list[RunResult]:
     """Train the runs `specs` (one variant, several seeds, a steps budget) as one batched model;
     return one result per spec, in order, as `train.train` would."""
     started = time.perf_counter()
     group = SeedGroup(specs, device)
     status = loop(group, progress, None, stop)
-    if status == "ok":
+    if status == Status.OK:
         group.diverged({"end": math.nan})  # a last look at every seed's weights
     group.batch.copy_to_members(group.alive)
     results = []
     for s, member in enumerate(group.members):
-        outcome = "diverged" if s in group.diverged_at else status
+        outcome = Status.DIVERGED if s in group.diverged_at else status
         out = result(member, outcome, started)
-        if outcome == "interrupted":
-            out["error"] = f"interrupted at step {member.step}; seeds trained together start again"
-        out["last_losses"] = {}
-        out["vectorized"] = {"seeds": [spec.seed for spec in specs], "group_losses": group.last_losses}
+        if outcome == Status.INTERRUPTED:
+            out.error = f"interrupted at step {member.step}; seeds trained together start again"
+        out.last_losses = {}
+        out.vectorized = {"seeds": [spec.seed for spec in specs], "group_losses": group.last_losses}
         results.append(out)
     return results

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from genbench.result import RunResult
 from genbench.store import load_runs, run_dir
 
 CONFIDENCE = 0.95
@@ -128,9 +129,9 @@ def tied_ranks(
 # ------------------------------------------------------------------------ stability per run
 
 
-def n_modes_of(spec: dict, result: dict | None, trajectory: list[dict]) -> float:
+def n_modes_of(spec: dict, result: RunResult | None, trajectory: list[dict]) -> float:
     """Modes of a run's toy data set: from its stored mode counts, else its dataset parameters."""
-    for counts in [(result or {}).get("extras", {}).get("mode_counts")] + [
+    for counts in [(result.extras if result else {}).get("mode_counts")] + [
         row.get("mode_counts") for row in trajectory
     ]:
         if isinstance(counts, list) and counts:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from genbench.config import RunSpec
-
-FINISHED = ("ok", "diverged")  # statuses a re-run keeps; failed and interrupted runs go on
+from genbench.result import RunResult
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -83,22 +82,24 @@ def write_manifest(
             write_json(path, {"run_id": spec.run_id, **spec.model_dump(mode="json")})
 
 
-def finished_result(suite_path: Path, run_id: str) -> dict | None:
-    """The stored result of a run that finished (ok or diverged), else None."""
+def read_result(suite_path: Path, run_id: str) -> RunResult | None:
+    """The stored result of a run, None if it has none yet."""
     path = run_dir(suite_path, run_id) / "result.json"
-    if not path.exists():
-        return None
-    result = read_json(path)
-    return result if result.get("status") in FINISHED else None
+    return RunResult.from_json(read_json(path)) if path.exists() else None
 
 
-def write_run(suite_path: Path, spec: RunSpec, result: dict) -> Path:
+def finished_result(suite_path: Path, run_id: str) -> RunResult | None:
+    """The stored result of a run that finished (ok or diverged), else None."""
+    result = read_result(suite_path, run_id)
+    return result if result is not None and result.finished else None
+
+
+def write_run(suite_path: Path, spec: RunSpec, result: RunResult) -> Path:
     """Store a run's trajectory and final result; return its directory."""
     path = run_dir(suite_path, spec.run_id)
-    lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result["trajectory"])
+    lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.trajectory)
     write_atomic(path / "trajectory.jsonl", lines.encode())
-    summary = {k: v for k, v in result.items() if k not in ("trajectory", "samples", "real", "pictures")}
-    write_json(path / "result.json", {"run_id": spec.run_id, **summary})
+    write_json(path / "result.json", {"run_id": spec.run_id, **result.to_json()})
     return path
 
 
@@ -108,19 +109,10 @@ def read_manifest(suite_path: Path) -> dict:
 
 
 def load_runs(suite_path: Path) -> list[dict]:
-    """Spec and result of every run of the current suite file (result None if not yet run)."""
+    """Spec (a dict) and RunResult of every run of the current suite file (result None if not yet run)."""
     manifest = read_manifest(suite_path)
-    runs = []
-    for run_id in manifest["runs"]:
-        path = run_dir(suite_path, run_id)
-        result_path = path / "result.json"
-        runs.append(
-            {
-                "spec": read_json(path / "spec.json"),
-                "result": read_json(result_path) if result_path.exists() else None,
-            }
-        )
-    return runs
+    specs = {run_id: read_json(run_dir(suite_path, run_id) / "spec.json") for run_id in manifest["runs"]}
+    return [{"spec": spec, "result": read_result(suite_path, run_id)} for run_id, spec in specs.items()]
 
 
 def move_aside(suite_path: Path) -> Path | None:

@@ -23,6 +23,7 @@ from genbench.config import RunSpec
 from genbench.data.pixels import to_model
 from genbench.metrics import EvalContext
 from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
+from genbench.result import RunResult, Status
 
 ProgressFn = Callable[[dict], None]
 REPORT_EVERY_S = 0.5
@@ -36,10 +37,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build(spec: RunSpec, device: str = "cpu"):
-    """Build the dataset and the model of a run."""
+    """Build the dataset and the model of a run; a toy's training draw is put on `device`."""
     load_builtins()
     ds_entry = DATASETS.get(spec.dataset)
     dataset = ds_entry.build(ds_entry.params(**spec.dataset_params))
+    if ds_entry.kind == "toy2d":
+        dataset.place(device)
     model_entry = MODELS.get(spec.model)
     model = model_entry.build(model_entry.hparams(**spec.hparams), dataset, device)
     return dataset, model
@@ -90,7 +93,8 @@ class Trainer:
         seed_everything(spec.seed)
         self.spec, self.device = spec, device
         self.dataset, self.model = build(spec, device)
-        self.data_rng = torch.Generator().manual_seed(spec.seed)
+        # batches are drawn where the data set keeps its training data (a toy's: on the run's device)
+        self.data_rng = torch.Generator(getattr(self.dataset, "device", "cpu")).manual_seed(spec.seed)
         self.budget = Budget(spec)
         self.metrics = {name: METRICS.get(name) for name in spec.metrics}
         self.step, self.train_seconds = 0, 0.0
@@ -105,7 +109,8 @@ class Trainer:
         self.saves = {"written": 0, "seconds": 0.0, "bytes": 0, "step": None}
 
     def next_batch(self) -> torch.Tensor:
-        """A minibatch of real data of the model's batch size, in its pixel range, on the run's device."""
+        """A minibatch of real data of the model's batch size, in its pixel range, on the run's device
+        (a toy's batch is already there: `.to` copies only an image batch)."""
         batch = self.dataset.batch(self.model.batch_size, self.data_rng)
         return to_model(batch, self.model.pixel_range).to(self.device)
 
@@ -212,7 +217,7 @@ def train(
     progress: ProgressFn | None = None,
     checkpoint_path: Path | None = None,
     stop: threading.Event | None = None,
-) -> dict:
+) -> RunResult:
     """Train one run to its budget and evaluate it; return status, metrics and trajectory.
 
     Evaluation time does not count against a seconds budget, so variants with costlier
@@ -228,26 +233,28 @@ def train(
         run.load_state_dict(state)
     started = time.perf_counter()
     status = loop(run, progress, checkpoint_path, stop)
-    if status == "ok" and not run.model.is_finite():
-        status = "diverged"
-    if checkpoint_path and status in ("ok", "interrupted"):
+    if status == Status.OK and not run.model.is_finite():
+        status = Status.DIVERGED
+    if checkpoint_path and status in (Status.OK, Status.INTERRUPTED):
         run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
     return result(run, status, started)
 
 
-def loop(run, progress: ProgressFn | None, checkpoint_path: Path | None, stop: threading.Event | None) -> str:
+def loop(
+    run, progress: ProgressFn | None, checkpoint_path: Path | None, stop: threading.Event | None
+) -> Status:
     """Step `run` (a Trainer, or a group of seeds trained as one) until its budget is spent, with
-    its in-training evaluations and checkpoints; return "ok", "diverged" or "interrupted"."""
+    its in-training evaluations and checkpoints; return ok, diverged or interrupted."""
     spec = run.spec
     last_report = time.perf_counter()
     if spec.eval.every and not run.trajectory:
         run.evaluate()  # the untrained model: the start of every anytime curve
     while not run.budget.spent(run.step, run.train_seconds):
         if stop is not None and stop.is_set():
-            return "interrupted"
+            return Status.INTERRUPTED
         losses = run.train_step()
         if run.diverged(losses):
-            return "diverged"
+            return Status.DIVERGED
         if run.eval_due():
             run.evaluate()
         if checkpoint_path and run.step % spec.checkpoint.every == 0:
@@ -255,53 +262,46 @@ def loop(run, progress: ProgressFn | None, checkpoint_path: Path | None, stop: t
         if progress and time.perf_counter() - last_report > REPORT_EVERY_S:
             last_report = time.perf_counter()
             progress(_progress(run.step, spec, run.train_seconds, run.trajectory))
-    return "ok"
+    return Status.OK
 
 
-def result(run: Trainer, status: str, started: float) -> dict:
-    """The result a run sends back: with status "ok", after its final evaluation."""
-    samples, final_eval_seconds = None, 0.0
-    if status == "ok":
+def result(run: Trainer, status: Status, started: float) -> RunResult:
+    """The result a run sends back: with status ok, after its final evaluation. Only what the
+    driver cannot rebuild travels (a toy run's test draw, for its scatter plot, it draws itself)."""
+    if status == Status.OK:
         before = run.eval_seconds
         samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
         final_eval_seconds = run.eval_seconds - before
-    spec, dataset = run.spec, run.dataset
     outputs = {k for m in run.metrics.values() for k in m.outputs}
-    final = run.trajectory[-1] if run.trajectory and status == "ok" else {}
-    return {
-        "status": status,
+    final = run.trajectory[-1] if run.trajectory and status == Status.OK else {}
+    fields = {
         "steps": run.step,
         "train_seconds": run.train_seconds,
         "wall_seconds": time.perf_counter() - started,
         "metrics": {k: final[k] for k in final if k in outputs},
         "extras": {k: v for k, v in final.items() if isinstance(v, list)},
         "last_losses": run.last_losses,
-        "protocol": protocol(spec, dataset, _shared(run.metric_protocols)),
+        "protocol": protocol(run.spec, run.dataset, _shared(run.metric_protocols)),
         "metric_protocols": run.metric_protocols,
-        "eval_seconds": run.eval_seconds,  # all evaluations of this process, the final one included
-        "final_eval_seconds": final_eval_seconds,
-        "error": _error(status, run.step),
+        "eval_seconds": run.eval_seconds,
         "resumed_at": run.resumed_at,
         "checkpoints": {k: v for k, v in run.saves.items() if k != "step"},
         "trajectory": run.trajectory,
-        "samples": None if samples is None else samples.numpy(),
-        "pictures": run.pictures() if status == "ok" else {},
-        "real": dataset.test[: spec.eval.samples].numpy() if dataset.kind == "toy2d" else None,
     }
+    if status == Status.OK:
+        fields.update(final_eval_seconds=final_eval_seconds, pictures=run.pictures())
+        toy = run.dataset.kind == "toy2d"  # the driver draws a toy's scatter plot; images send grids
+        return RunResult.ok(**fields, samples=samples.cpu().numpy() if toy else None)
+    if status == Status.DIVERGED:
+        return RunResult.diverged(**fields)
+    error = f"interrupted at step {run.step}; the next `genbench run` resumes from its checkpoint"
+    return RunResult.interrupted(error, **fields)
 
 
 def _shared(metric_protocols: dict) -> dict:
     """The protocols of metrics every model gets (not those that need an ability, e.g. nll), so
     that a VAE's and a GAN's FIDs under one protocol share a leaderboard group."""
     return {k: v for k, v in metric_protocols.items() if METRICS.get(k).needs is None}
-
-
-def _error(status: str, step: int) -> str | None:
-    if status == "diverged":
-        return f"non-finite loss or parameters at step {step}"
-    if status == "interrupted":
-        return f"interrupted at step {step}; the next `genbench run` resumes from its checkpoint"
-    return None
 
 
 def _progress(step: int, spec: RunSpec, train_seconds: float, trajectory: list[dict]) -> dict:

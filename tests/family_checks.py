@@ -29,25 +29,25 @@ def check_resume(
     torch.set_num_threads(1)
     spec = _spec(tmp_path, model, steps, dataset)
     plain = train(spec)
-    assert plain["status"] == "ok" and plain["steps"] == steps, plain.get("error")
+    assert plain.status == "ok" and plain.steps == steps, plain.error
     path = tmp_path / "checkpoint.pt"
     part = train(spec, checkpoint_path=path, stop=StopAfter(stop_at))
-    assert part["status"] == "interrupted" and part["steps"] == stop_at
+    assert part.status == "interrupted" and part.steps == stop_at
     rest = train(spec, checkpoint_path=path)
-    assert rest["resumed_at"] == [stop_at]
+    assert rest.resumed_at == [stop_at]
     assert canon(rest) == canon(plain)
     if dataset is None:  # toy runs send their final samples back
-        assert torch.isfinite(torch.as_tensor(plain["samples"])).all()
-        assert (rest["samples"] == plain["samples"]).all()
+        assert torch.isfinite(torch.as_tensor(plain.samples)).all()
+        assert (rest.samples == plain.samples).all()
     else:
-        grids = rest["pictures"]["grids"]
-        assert sorted(grids) == sorted(plain["pictures"]["grids"])
-        assert all((grids[k] == plain["pictures"]["grids"][k]).all() for k in grids)
+        grids = rest.pictures["grids"]
+        assert sorted(grids) == sorted(plain.pictures["grids"])
+        assert all((grids[k] == plain.pictures["grids"][k]).all() for k in grids)
     return plain
 
 
 def check_diverges(tmp_path: Path, model: dict) -> None:
     """A run with an absurd learning rate is recorded `diverged` with a non-finite loss."""
     result = train(_spec(tmp_path, model, 200, None))
-    assert result["status"] == "diverged" and result["steps"] < 200
-    assert "non-finite" in result["error"]
+    assert result.status == "diverged" and result.steps < 200
+    assert "non-finite" in result.error

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "suites" / "quickstart.yaml"
 SUITE_FILE = "bad.yaml"

@@ -241,6 +241,7 @@ def test_run_ids_stable_when_loading_the_same_file_twice(tmp_path):
     assert len(set(first)) == 6
 
 
+@pytest.mark.slow
 def test_run_ids_stable_across_processes(tmp_path):
     """The id must not depend on the interpreter (e.g. on hash randomization)."""
     path = tmp_path / "suite.yaml"

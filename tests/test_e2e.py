@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow
+
 SUITE = """\
 name: e2e
 seeds: [0, 1]

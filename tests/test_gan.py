@@ -10,6 +10,7 @@ import yaml
 from genbench.config import SuiteError, load_suite
 from genbench.data import toys
 from genbench.models import gan, losses
+from genbench.registry import DATASETS, load_builtins
 from genbench.seed_group import SeedGroup
 from genbench.train import train
 from tests.test_resume import StopAfter, canon
@@ -72,14 +73,16 @@ def check_trains_samples_and_resumes(tmp_path, model: dict, dataset: dict, steps
     """Train `model`; a run stopped at `stop_at` and resumed from its checkpoint equals it bit for bit."""
     spec = spec_of(tmp_path, model, dataset, steps)
     plain = train(spec)
-    assert plain["status"] == "ok", plain.get("error")
-    assert torch.isfinite(torch.as_tensor(plain["samples"])).all()
+    assert plain.status == "ok", plain.error
+    final = plain.samples if plain.samples is not None else plain.pictures["grids"][steps]  # toy or image
+    assert torch.isfinite(torch.as_tensor(final)).all()
     path = tmp_path / "checkpoint.pt"
-    assert train(spec, checkpoint_path=path, stop=StopAfter(stop_at))["status"] == "interrupted"
+    assert train(spec, checkpoint_path=path, stop=StopAfter(stop_at)).status == "interrupted"
     rest = train(spec, checkpoint_path=path)
-    assert rest["resumed_at"] == [stop_at]
+    assert rest.resumed_at == [stop_at]
     assert canon(rest) == canon(plain)
-    assert (rest["samples"] == plain["samples"]).all()
+    again = rest.samples if rest.samples is not None else rest.pictures["grids"][steps]
+    assert (again == final).all()
     return plain
 
 
@@ -89,7 +92,7 @@ def test_option_trains_samples_and_resumes_bit_for_bit_on_ring8(tmp_path, option
     plain = check_trains_samples_and_resumes(
         tmp_path, {"name": "gan", **SMALL, **OPTIONS[option]}, RING, 12, 7
     )
-    assert plain["steps"] == 12
+    assert plain.steps == 12
 
 
 @pytest.mark.parametrize("option", ["lsgan", "hinge", "fgan-js", "spectral_norm", "r1", "own-optimizers"])
@@ -101,8 +104,8 @@ def test_option_trains_samples_and_resumes_on_digits_with_dcgan_nets(tmp_path, o
 def test_a_diverging_run_of_each_option_is_recorded_diverged(tmp_path, option):
     spec = spec_of(tmp_path, {"name": "gan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
     result = train(spec)
-    assert result["status"] == "diverged" and "non-finite" in result["error"]
-    assert result["steps"] < 50
+    assert result.status == "diverged" and "non-finite" in result.error
+    assert result.steps < 50
 
 
 # ----------------------------------------------------------------------------- what each does
@@ -232,3 +235,21 @@ def test_seeds_together_get_each_seeds_own_discriminator_gradient(tmp_path, opti
                 own = group.batch.member_layers[s][name]
                 assert torch.allclose(layer.weight.grad[s], own.weight.grad, rtol=1e-5, atol=1e-7), name
                 assert torch.allclose(layer.bias.grad[s, 0], own.bias.grad, rtol=1e-5, atol=1e-7), name
+
+
+def test_minimax_generator_gradient_vanishes_when_the_discriminator_wins():
+    """Eq. 13.42: with D(G(z)) -> 0 the minimax loss (13.34) gives G almost no gradient, the
+    non-saturating loss (13.33) a large one."""
+    load_builtins()
+    entry = DATASETS.get("ring8")
+    ring = entry.build(entry.params(train_size=1000, test_size=10))
+    norms = {}
+    for loss in ("minimax", "nonsaturating"):
+        torch.manual_seed(0)
+        model = gan.build(gan.GANHParams(loss=loss, z_dim=8, hidden=16, batch_size=64, lr=1e-12), ring)
+        with torch.no_grad():
+            model.discriminator[-1].bias.fill_(-12.0)  # D(.) = sigmoid(~ -12) for every input
+        out = model.train_step(lambda: ring.batch(64, torch.Generator().manual_seed(0)), 0)
+        assert out["d_fake"] < 1e-4
+        norms[loss] = out["grad_norm_g"]
+    assert norms["minimax"] < 1e-3 * norms["nonsaturating"]

@@ -14,6 +14,8 @@ from genbench.train import train
 from tests.conftest import run_cli
 from tests.test_images import SHARED, _root_with
 
+pytestmark = pytest.mark.slow
+
 SUITE = """\
 name: digits_e2e
 seeds: [0]
@@ -72,8 +74,8 @@ def test_mnist_vae_elbo_improves(tmp_path):
     _, (spec,), _ = load_suite(suite)
     torch.set_num_threads(1)
     result = train(spec)
-    elbos = [row["elbo"] for row in result["trajectory"]]
-    assert result["status"] == "ok" and [r["step"] for r in result["trajectory"]] == [0, 150, 300]
+    elbos = [row["elbo"] for row in result.trajectory]
+    assert result.status == "ok" and [r["step"] for r in result.trajectory] == [0, 150, 300]
     assert elbos[0] < -500  # untrained: about 784 * log 2 = 543 nats and worse
     assert elbos[-1] > elbos[0] + 200
 

@@ -21,9 +21,12 @@ import yaml
 
 from genbench import checkpoint, store
 from genbench.config import RunSpec, load_suite
+from genbench.result import RunResult
 from genbench.run_suite import EXIT_INTERRUPTED
 from genbench.runner import run_on_ray
 from genbench.train import train
+
+pytestmark = pytest.mark.slow
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 SLOW_GAN = {**GAN, "d_steps": 10}  # ten times the work per step: the runs still going when we strike
@@ -51,13 +54,13 @@ def write_suite(tmp_path: Path, suite: dict) -> Path:
     return path
 
 
-def canon(result: dict) -> str:
+def canon(result: RunResult) -> str:
     """Exact, NaN-safe key of a run's numbers (not its wall-clock times)."""
-    rows = [{k: v for k, v in row.items() if k != "train_seconds"} for row in result["trajectory"]]
-    return json.dumps({"rows": rows, "metrics": result["metrics"], "steps": result["steps"]}, sort_keys=True)
+    rows = [{k: v for k, v in row.items() if k != "train_seconds"} for row in result.trajectory]
+    return json.dumps({"rows": rows, "metrics": result.metrics, "steps": result.steps}, sort_keys=True)
 
 
-def uninterrupted(spec: RunSpec) -> dict:
+def uninterrupted(spec: RunSpec) -> RunResult:
     """The run trained in this process with one thread, as a one-CPU worker trains it."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -123,8 +126,8 @@ def test_killed_worker_restarts_from_its_checkpoint_with_equal_numbers(tmp_path)
 
     result = rec.results[spec.run_id]
     assert killed and rec.starts == [spec.run_id]
-    assert result["status"] == "ok" and result["restarts"] == 1 and result["steps"] == 1500
-    assert len(result["resumed_at"]) == 1 and 50 <= result["resumed_at"][0] < 1500
+    assert result.status == "ok" and result.restarts == 1 and result.steps == 1500
+    assert len(result.resumed_at) == 1 and 50 <= result.resumed_at[0] < 1500
     assert canon(result) == canon(uninterrupted(spec))
 
 
@@ -149,9 +152,9 @@ def test_run_out_of_attempts_fails_and_the_others_finish(tmp_path):
 
     assert len(killed) == 2
     lost = rec.results[doomed.run_id]
-    assert lost["status"] == "failed" and lost["restarts"] == 1
-    assert "worker lost on each of 2 attempts" in lost["error"]
-    assert all(rec.results[s.run_id]["status"] == "ok" for s in others)
+    assert lost.status == "failed" and lost.restarts == 1
+    assert "worker lost on each of 2 attempts" in lost.error
+    assert all(rec.results[s.run_id].status == "ok" for s in others)
 
 
 def start_cli(work: Path, suite_file: Path, address: str) -> subprocess.Popen:
@@ -240,7 +243,7 @@ def test_sigkilled_driver_rerun_completes_only_the_missing_runs(tmp_path, addres
     assert result["resumed_at"] and result["resumed_at"][0] >= 25 and result["restarts"] == 0
     trajectory = store.run_dir(suite_path, spec.run_id) / "trajectory.jsonl"
     rows = [json.loads(line) for line in trajectory.read_text().splitlines()]
-    assert canon({**result, "trajectory": rows}) == canon(uninterrupted(spec))
+    assert canon(RunResult.from_json(result).replace(trajectory=rows)) == canon(uninterrupted(spec))
 
 
 def test_sigint_interrupts_writes_partial_leaderboard_and_rerun_completes(tmp_path, address):

@@ -12,6 +12,7 @@ import yaml
 from genbench import store
 from genbench.config import RunSpec, load_suite
 from genbench.leaderboard import protocol_id, runs_table, summary_table, write_leaderboard
+from genbench.result import RunResult, Status
 
 A, B = "lr=0.001", "lr=0.0001"  # the two GAN variants of the suite below
 # made-up metrics per (model, variant) and seed 0, 1, 2
@@ -52,16 +53,10 @@ def protocol(spec: RunSpec, samples: int = 100) -> dict:
     }
 
 
-def result(spec: RunSpec, metrics: dict, status: str = "ok", samples: int = 100) -> dict:
-    return {
-        "status": status,
-        "steps": 10,
-        "train_seconds": 0.5,
-        "metrics": metrics,
-        "protocol": protocol(spec, samples),
-        "error": None,
-        "trajectory": [],
-    }
+def result(spec: RunSpec, metrics: dict, status: str = "ok", samples: int = 100) -> RunResult:
+    return RunResult(
+        Status(status), steps=10, train_seconds=0.5, metrics=metrics, protocol=protocol(spec, samples)
+    )
 
 
 def build_store(tmp_path: Path, directions: dict, skip=(), samples=None) -> tuple[Path, list[RunSpec]]:
@@ -192,7 +187,7 @@ def test_pending_and_failed_runs_are_listed(tmp_path):
     store.write_run(
         suite_path,
         failed,
-        {"status": "failed", "steps": 0, "metrics": {}, "error": "ValueError: boom", "trajectory": []},
+        RunResult.failed("ValueError: boom"),
     )
     table, summary, text = write_leaderboard(suite_path)
     assert len(table) == 9

@@ -14,6 +14,8 @@ from genbench.data import images
 from genbench.metrics import EvalContext, classifier, extractors, fidelity
 from genbench.metrics.modes import digit_labels, kl_to, stacked_mode_counts
 
+pytestmark = pytest.mark.slow
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

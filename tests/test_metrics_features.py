@@ -105,6 +105,7 @@ def _suite(tmp_path, eval_line: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_inception_without_weights_file_stops_before_training(tmp_path, cli):
     missing = tmp_path / "nope.pth"
     suite = _suite(tmp_path, f"{{feature_extractor: inception, feature_extractor_weights_path: {missing}}}")
@@ -114,6 +115,7 @@ def test_inception_without_weights_file_stops_before_training(tmp_path, cli):
     assert not (tmp_path / "res" / "inc" / "runs").exists()
 
 
+@pytest.mark.slow
 def test_inception_offline_without_any_weights_stops_with_a_message(tmp_path, cli, monkeypatch):
     monkeypatch.setenv("GENBENCH_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -137,6 +139,7 @@ def test_uint8_contract():
     assert math.isclose(float(out.max()), round(float(x.max()) * 255))
 
 
+@pytest.mark.slow
 def test_mnist_classifier_on_other_data_is_refused(tmp_path, cli):
     suite = _suite(tmp_path, "{feature_extractor: mnist_classifier}")
     proc = cli("validate", suite, cwd=tmp_path)

@@ -57,6 +57,7 @@ class _Real:
         return self.x[:n]
 
 
+@pytest.mark.slow
 def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  # noqa: F811
     """The `isc` metric on real test images: close to 10 (a 99 % classifier on balanced digits),
     equal to torch-fidelity's own `calculate_metrics(isc=True)` with the registered extractor;
@@ -90,6 +91,7 @@ def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  
     assert score < 1.1
 
 
+@pytest.mark.slow  # its FID trains the MNIST classifier
 def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_root):  # noqa: F811
     settings = EvalSettings(every=10, samples=3000, train_samples=700, train_examples=300)
     model = _Real(mnist.test)
@@ -110,6 +112,7 @@ def stacked(mnist_root):  # noqa: F811
     return images.build_stacked_mnist(params)
 
 
+@pytest.mark.slow
 def test_stacked_mnist_features_are_each_channels(stacked, mnist_root, trained):  # noqa: F811
     """Real stacked images against a disjoint real draw (the training split's digits) are close;
     images whose three channels are one digit are far, though their first channel is real: the
@@ -130,6 +133,7 @@ def test_stacked_mnist_features_are_each_channels(stacked, mnist_root, trained):
     assert "-3ch-" in fidelity.reference_path(stacked, fe, info, 5000).name  # its own cache name
 
 
+@pytest.mark.slow
 def test_stacked_logits_are_the_product_of_the_channels(stacked, mnist_root, trained):  # noqa: F811
     """softmax over the 1,000 triples of l_R[a] + l_G[b] + l_B[c] = p_R(a) p_G(b) p_B(c): the
     triple of largest probability is the channels' digits, i.e. stacked_modes' label."""
@@ -146,6 +150,7 @@ def test_stacked_logits_are_the_product_of_the_channels(stacked, mnist_root, tra
     assert (triple == stacked.test_labels[:500]).float().mean() > 0.95  # 99 % per digit, cubed
 
 
+@pytest.mark.slow
 def test_run_prepares_the_classifier_and_reference_on_the_driver(
     tmp_path,
     monkeypatch,

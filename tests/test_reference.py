@@ -15,6 +15,7 @@ from genbench.cli import main
 from genbench.config import SuiteError, load_suite
 from genbench.leaderboard import write_leaderboard
 from genbench.reference import NOT_RUN, protocol_mismatches, verdict
+from genbench.result import RunResult
 
 
 def summary(n: int, mean: float, std: float, lo: float = math.nan, hi: float = math.nan) -> dict:
@@ -166,15 +167,9 @@ def write_store(tmp_path: Path, modes: dict[str, list[int]]) -> Path:
     store.write_manifest(suite_path, specs, str(path), {"modes": "max"}, None, suite.reference)
     for spec in specs:
         proto = {"dataset": spec.dataset, "dataset_params": spec.dataset_params, "samples": 2500}
-        result = {
-            "status": "ok",
-            "steps": 10,
-            "train_seconds": 0.1,
-            "metrics": {"modes": modes[spec.model][spec.seed]},
-            "protocol": proto,
-            "error": None,
-            "trajectory": [],
-        }
+        result = RunResult.ok(
+            steps=10, train_seconds=0.1, metrics={"modes": modes[spec.model][spec.seed]}, protocol=proto
+        )
         store.write_run(suite_path, spec, result)
     return suite_path
 

@@ -10,14 +10,12 @@ import shutil
 import subprocess
 
 import pytest
-import torch
 from rich.console import Console
 
-from genbench import stats
+from genbench import stats, store
 from genbench.cli import main
-from genbench.models import gan, wgan
-from genbench.registry import DATASETS, load_builtins
 from genbench.report import write_report
+from genbench.result import RunResult
 from genbench.run_suite import run_suite
 from tests.test_leaderboard import build_store, make_specs
 
@@ -113,41 +111,6 @@ def test_cli_report_rewrites_and_rejects_a_non_suite(suite, tmp_path, capsys):
     assert "no suite.json" in capsys.readouterr().err
 
 
-def test_minimax_generator_gradient_vanishes_when_the_discriminator_wins():
-    """Eq. 13.42: with D(G(z)) -> 0 the minimax loss (13.34) gives G almost no gradient, the
-    non-saturating loss (13.33) a large one."""
-    load_builtins()
-    entry = DATASETS.get("ring8")
-    ring = entry.build(entry.params(train_size=1000, test_size=10))
-    norms = {}
-    for loss in ("minimax", "nonsaturating"):
-        torch.manual_seed(0)
-        model = gan.build(gan.GANHParams(loss=loss, z_dim=8, hidden=16, batch_size=64, lr=1e-12), ring)
-        with torch.no_grad():
-            model.discriminator[-1].bias.fill_(-12.0)  # D(.) = sigmoid(~ -12) for every input
-        out = model.train_step(lambda: ring.batch(64, torch.Generator().manual_seed(0)), 0)
-        assert out["d_fake"] < 1e-4
-        norms[loss] = out["grad_norm_g"]
-    assert norms["minimax"] < 1e-3 * norms["nonsaturating"]
-
-
-def test_wgan_clip_fraction_counts_weights_at_the_bound():
-    load_builtins()
-    entry = DATASETS.get("ring8")
-    ring = entry.build(entry.params(train_size=1000, test_size=10))
-    torch.manual_seed(0)
-    hp = wgan.WGANHParams(z_dim=8, hidden=16, batch_size=32, clip=0.05, lr=1.0, critic_steps=1)
-    model = wgan.build(hp, ring)
-    out = model.train_step(lambda: ring.batch(32, torch.Generator().manual_seed(0)), 0)
-    flat = torch.cat([p.detach().flatten() for p in model.critic.parameters()])
-    expected = float((flat.abs() == torch.tensor(0.05)).float().mean())
-    assert 0 < out["clip_frac"] == pytest.approx(expected) and out["clip_frac"] < 1
-    with torch.no_grad():
-        for p in model.critic.parameters():
-            p.zero_()
-    assert model.clip_fraction() == 0.0
-
-
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no chromium binary (apt-get install chromium)")
 def test_html_renders_in_headless_chromium(suite, tmp_path):
     html = (suite / "report.html").read_text()
@@ -185,6 +148,17 @@ def test_report_of_a_suite_without_finished_runs(tmp_path):
     md = paths["md"].read_text()
     assert "9 pending" in md and "![" not in md
     assert "<img" not in paths["html"].read_text()
+
+
+def test_interrupted_runs_are_counted(tmp_path):
+    """A run stopped by Ctrl-C is stored as interrupted: the report counts it with the others."""
+    specs = make_specs(tmp_path)
+    stopped = {(s.model, s.variant, s.seed) for s in specs[:2]}
+    suite_path, _ = build_store(tmp_path, {"modes": "max"}, skip=stopped)
+    for spec in specs[:2]:
+        store.write_run(suite_path, spec, RunResult.interrupted("interrupted at step 3", steps=3))
+    md = write_report(suite_path)["md"].read_text()
+    assert "Runs: 7 ok, 2 interrupted." in md
 
 
 def test_suite_target_reaches_the_report(suite, tmp_path):

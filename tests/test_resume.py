@@ -18,6 +18,7 @@ from rich.console import Console
 from genbench import checkpoint, runner, store
 from genbench.cli import main
 from genbench.config import RunSpec, load_suite
+from genbench.result import RunResult
 from genbench.run_suite import EXIT_INTERRUPTED, run_suite
 from genbench.train import train
 
@@ -51,11 +52,11 @@ def make_specs(tmp_path: Path, *args, **kwargs) -> list[RunSpec]:
     return load_suite(write_suite(tmp_path, suite_dict(*args, **kwargs)))[1]
 
 
-def canon(result: dict) -> str:
+def canon(result: RunResult) -> str:
     """Exact, NaN-safe key of everything a run's numbers are (not its wall-clock times)."""
-    rows = [{k: v for k, v in row.items() if k != "train_seconds"} for row in result["trajectory"]]
+    rows = [{k: v for k, v in row.items() if k != "train_seconds"} for row in result.trajectory]
     keys = ("status", "steps", "metrics", "extras", "last_losses")
-    return json.dumps({"rows": rows, **{k: result[k] for k in keys}}, sort_keys=True)
+    return json.dumps({"rows": rows, **{k: getattr(result, k) for k in keys}}, sort_keys=True)
 
 
 class StopAfter:
@@ -88,14 +89,14 @@ def test_stopped_and_resumed_run_equals_the_uninterrupted_run(tmp_path, model, s
     plain = train(spec)
     path = tmp_path / "checkpoint.pt"
     part = train(spec, checkpoint_path=path, stop=StopAfter(stop_at))
-    assert part["status"] == "interrupted" and part["steps"] == stop_at
-    assert part["metrics"] == {} and "resumes from its checkpoint" in part["error"]
+    assert part.status == "interrupted" and part.steps == stop_at
+    assert part.metrics == {} and "resumes from its checkpoint" in part.error
     # a fresh process would do this: a new Trainer, restored from the file alone
     rest = train(spec, checkpoint_path=path)
-    assert rest["resumed_at"] == [stop_at]
+    assert rest.resumed_at == [stop_at]
     assert canon(rest) == canon(plain)
-    assert (rest["samples"] == plain["samples"]).all()
-    assert rest["train_seconds"] >= part["train_seconds"]
+    assert (rest.samples == plain.samples).all()
+    assert rest.train_seconds >= part.train_seconds
 
 
 def test_an_image_run_keeps_its_sample_grids_across_a_resume(tmp_path):
@@ -104,12 +105,12 @@ def test_an_image_run_keeps_its_sample_grids_across_a_resume(tmp_path):
     (spec,) = load_suite(write_suite(tmp_path, suite))[1]
     plain = train(spec)
     path = tmp_path / "checkpoint.pt"
-    assert train(spec, checkpoint_path=path, stop=StopAfter(12))["status"] == "interrupted"
+    assert train(spec, checkpoint_path=path, stop=StopAfter(12)).status == "interrupted"
     rest = train(spec, checkpoint_path=path)
-    assert rest["resumed_at"] == [12] and canon(rest) == canon(plain)
-    grids = rest["pictures"]["grids"]
-    assert sorted(grids) == sorted(plain["pictures"]["grids"]) == [0, 5, 10, 15, 20]
-    assert all((grids[k] == plain["pictures"]["grids"][k]).all() for k in grids)
+    assert rest.resumed_at == [12] and canon(rest) == canon(plain)
+    grids = rest.pictures["grids"]
+    assert sorted(grids) == sorted(plain.pictures["grids"]) == [0, 5, 10, 15, 20]
+    assert all((grids[k] == plain.pictures["grids"][k]).all() for k in grids)
 
 
 def test_checkpointing_does_not_change_numbers_and_saves_at_the_end(tmp_path):
@@ -117,11 +118,11 @@ def test_checkpointing_does_not_change_numbers_and_saves_at_the_end(tmp_path):
     path = tmp_path / "checkpoint.pt"
     saved = train(spec, checkpoint_path=path)
     assert canon(saved) == canon(train(spec))
-    assert saved["checkpoints"]["written"] == 3  # steps 25, 50 and the end (60)
-    assert saved["checkpoints"]["bytes"] == path.stat().st_size
+    assert saved.checkpoints["written"] == 3  # steps 25, 50 and the end (60)
+    assert saved.checkpoints["bytes"] == path.stat().st_size
     # resuming a finished run repeats only the final evaluation, with the same numbers
     again = train(spec, checkpoint_path=path)
-    assert again["resumed_at"] == [60] and canon(again) == canon(saved)
+    assert again.resumed_at == [60] and canon(again) == canon(saved)
 
 
 def test_checkpoint_is_plain_data_with_every_state(tmp_path):
@@ -144,7 +145,7 @@ def test_foreign_or_torn_checkpoints_are_not_resumed(tmp_path):
     stale = tmp_path / ".checkpoint.pt.abc123"  # what a writer killed mid-write leaves
     stale.write_bytes(b"torn")
     other = train(spec_b, checkpoint_path=path)  # another run's checkpoint: start afresh
-    assert other["resumed_at"] == [] and canon(other) == canon(train(spec_b))
+    assert other.resumed_at == [] and canon(other) == canon(train(spec_b))
     assert not stale.exists()
 
 
@@ -159,8 +160,8 @@ def test_run_serial_stops_between_runs_and_records_interrupted(tmp_path):
         stop,
     )
     assert list(results) == [specs[0].run_id]  # the second run never starts
-    assert results[specs[0].run_id]["status"] == "interrupted"
-    assert results[specs[0].run_id]["restarts"] == 0
+    assert results[specs[0].run_id].status == "interrupted"
+    assert results[specs[0].run_id].restarts == 0
 
 
 def states(out: str) -> list[str]:
@@ -216,7 +217,7 @@ def test_suite_sigint_then_rerun_resumes_skips_and_starts(tmp_path, monkeypatch)
     started = store.read_json(store.run_dir(suite_path, third.run_id) / "result.json")
     assert started["resumed_at"] == []
     plain = train(second)
-    assert json.dumps(resumed["metrics"], sort_keys=True) == json.dumps(plain["metrics"], sort_keys=True)
+    assert json.dumps(resumed["metrics"], sort_keys=True) == json.dumps(plain.metrics, sort_keys=True)
 
 
 def test_fresh_moves_old_results_aside_and_changed_suite_keeps_old_runs(tmp_path, capsys):

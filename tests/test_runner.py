@@ -17,6 +17,8 @@ from genbench.config import RunSpec, load_suite
 from genbench.runner import run_on_ray, run_serial
 from genbench.train import train
 
+pytestmark = pytest.mark.slow
+
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
 
@@ -122,8 +124,8 @@ def test_pool_runs_all_and_reports_as_runs_finish(tmp_path):
     ids = [long.run_id, short1.run_id, short2.run_id]
     assert rec.order("start") == ids  # in suite order, one call per run
     assert sorted(rec.order("result")) == sorted(ids)
-    assert all(r["status"] == "ok" and r["error"] is None for r in rec.results.values())
-    assert rec.results[long.run_id]["steps"] == 2000 and rec.results[short1.run_id]["steps"] == 20
+    assert all(r.status == "ok" and r.error is None for r in rec.results.values())
+    assert rec.results[long.run_id].steps == 2000 and rec.results[short1.run_id].steps == 20
     # two slots: the short runs pass the long one, results come in order of completion
     assert rec.order("result") == [short1.run_id, short2.run_id, long.run_id]
     # the third run starts only once a slot is free, and before the driver stores the result
@@ -167,12 +169,12 @@ def test_dead_worker_fails_its_run_and_is_replaced(tmp_path):
     assert rec.order("start") == [long.run_id] + [s.run_id for s in after]
     assert rec.order("result")[0] == long.run_id
     lost = rec.results[long.run_id]
-    assert lost["status"] == "failed"
-    assert "worker lost" in lost["error"] and lost["restarts"] == 0
-    assert lost["metrics"] == {} and lost["trajectory"] == []
+    assert lost.status == "failed"
+    assert "worker lost" in lost.error and lost.restarts == 0
+    assert lost.metrics == {} and lost.trajectory == []
     for spec in after:
-        assert rec.results[spec.run_id]["status"] == "ok"
-        assert rec.results[spec.run_id]["steps"] == 20
+        assert rec.results[spec.run_id].status == "ok"
+        assert rec.results[spec.run_id].steps == 20
     workers = run_worker_pids()
     new = {aid: workers[aid] for aid in set(workers) - before}
     assert len(new) == 2 and killed[0] in new.values()  # the killed actor and its replacement
@@ -189,17 +191,17 @@ def test_raising_run_fails_and_worker_goes_on_cleanly(tmp_path):
 
     assert rec.order("result") == [gan.run_id, bad.run_id, vae.run_id]
     failed = rec.results[bad.run_id]
-    assert failed["status"] == "failed"
-    assert failed["error"].startswith("ValueError: ") and "bernoulli" in failed["error"]
-    assert "Traceback" in failed["traceback"] and "ValueError" in failed["traceback"]
-    assert rec.results[gan.run_id]["status"] == "ok"
+    assert failed.status == "failed"
+    assert failed.error.startswith("ValueError: ") and "bernoulli" in failed.error
+    assert "Traceback" in failed.traceback and "ValueError" in failed.traceback
+    assert rec.results[gan.run_id].status == "ok"
     on_worker = rec.results[vae.run_id]
-    assert on_worker["status"] == "ok" and "elbo" in on_worker["metrics"]
+    assert on_worker.status == "ok" and "elbo" in on_worker.metrics
 
     torch.set_num_threads(1)  # as the one-CPU worker does
     fresh = train(vae)
-    assert canon(on_worker["metrics"]) == canon(fresh["metrics"])
-    assert canon(numbers(on_worker["trajectory"])) == canon(numbers(fresh["trajectory"]))
+    assert canon(on_worker.metrics) == canon(fresh.metrics)
+    assert canon(numbers(on_worker.trajectory)) == canon(numbers(fresh.trajectory))
 
 
 def test_serial_and_ray_give_the_same_numbers(tmp_path):
@@ -212,7 +214,7 @@ def test_serial_and_ray_give_the_same_numbers(tmp_path):
     assert set(on_ray.results) == set(serial.results)
     for spec in specs:
         a, b = on_ray.results[spec.run_id], serial.results[spec.run_id]
-        assert a["status"] == b["status"] == "ok"
-        assert a["metrics"] and canon(a["metrics"]) == canon(b["metrics"])
-        assert canon(numbers(a["trajectory"])) == canon(numbers(b["trajectory"]))
-        assert (a["samples"] == b["samples"]).all()
+        assert a.status == b.status == "ok"
+        assert a.metrics and canon(a.metrics) == canon(b.metrics)
+        assert canon(numbers(a.trajectory)) == canon(numbers(b.trajectory))
+        assert (a.samples == b.samples).all()

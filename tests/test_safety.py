@@ -229,7 +229,7 @@ def test_writability_probe_leaves_nothing_behind(tmp_path):
     ],
 )
 def test_slots(cpus, gpus, nodes, expected):
-    assert preflight.slots(Resources(cpus=cpus, gpus=gpus), nodes) == expected
+    assert runner.slots(Resources(cpus=cpus, gpus=gpus), nodes) == expected
 
 
 def test_gpu_run_on_a_cpu_only_cluster_is_refused():
@@ -249,7 +249,7 @@ def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatc
     suite_obj, specs, _ = load_suite(tmp_path / "s.yaml")
     started = []
     monkeypatch.setattr(runner, "start_ray", started.append)
-    monkeypatch.setattr(preflight, "cluster_nodes", lambda: [{"CPU": 2.0}])
+    monkeypatch.setattr(runner, "cluster_nodes", lambda: [{"CPU": 2.0}])
     preflight.preflight(suite_obj, specs, tmp_path / "results", None, serial=True)
     assert started == []  # --serial runs in-process: no cluster to check
     monkeypatch.setattr(preflight.store, "finished_result", lambda *a: {"status": "ok"})
@@ -259,6 +259,7 @@ def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatc
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_gpu_suite_on_cpu_only_ray_stops_before_scheduling(tmp_path):
     (tmp_path / "s.yaml").write_text(suite(resources="{cpus: 1, gpus: 0.25}"))

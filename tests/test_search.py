@@ -166,6 +166,7 @@ def test_unequal_trials_and_a_method_without_search_are_refused(tmp_path):
     assert f"{path}:9: models[2]: every method gets the same number of trials" in str(err.value)
 
 
+@pytest.mark.slow
 def test_bad_searches_through_the_cli_exit_2_and_write_nothing(tmp_path):
     """Each bad file through `genbench run` (the console script's entry point, one process)."""
     for case, line, *_ in BAD[:4]:

@@ -23,7 +23,7 @@ models:
 metrics: [mode_coverage]
 """
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_search_runs_on_ray_and_reports_distribution_and_best_of_k(tmp_path):

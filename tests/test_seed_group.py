@@ -76,25 +76,25 @@ def test_each_seed_starts_from_the_weights_of_its_lone_run(tmp_path):
 def test_a_group_of_one_seed_is_the_lone_run(tmp_path, model):
     spec = specs_of(tmp_path, model)[0]
     alone, grouped = train(spec), train_group([spec])[0]
-    assert grouped["status"] == alone["status"] == "ok"
-    assert grouped["steps"] == alone["steps"] == 100
-    for key, value in alone["metrics"].items():
+    assert grouped.status == alone.status == "ok"
+    assert grouped.steps == alone.steps == 100
+    for key, value in alone.metrics.items():
         if math.isnan(value):
-            assert math.isnan(grouped["metrics"][key])
+            assert math.isnan(grouped.metrics[key])
         else:
-            assert grouped["metrics"][key] == pytest.approx(value, rel=1e-3, abs=1e-4), key
-    assert grouped["vectorized"]["seeds"] == [spec.seed]
+            assert grouped.metrics[key] == pytest.approx(value, rel=1e-3, abs=1e-4), key
+    assert grouped.vectorized["seeds"] == [spec.seed]
 
 
 def test_seeds_of_a_group_differ_and_each_has_its_trajectory(tmp_path):
     specs = specs_of(tmp_path, "vae")
     results = train_group(specs)
-    elbos = [r["metrics"]["elbo"] for r in results]
+    elbos = [r.metrics["elbo"] for r in results]
     assert len(set(elbos)) == len(specs)
     for r in results:
-        assert [row["step"] for row in r["trajectory"]] == [0, 50, 100]  # the last is the final evaluation
-        assert not any(key.startswith("train.") for row in r["trajectory"] for key in row)
-        assert r["vectorized"]["seeds"] == [0, 1, 2]
+        assert [row["step"] for row in r.trajectory] == [0, 50, 100]  # the last is the final evaluation
+        assert not any(key.startswith("train.") for row in r.trajectory for key in row)
+        assert r.vectorized["seeds"] == [0, 1, 2]
 
 
 def test_a_diverging_seed_is_dropped_and_the_others_go_on(tmp_path):
@@ -139,6 +139,7 @@ def test_bad_vectorize_settings_name_the_file_and_line(tmp_path, change, message
     assert "vs.yaml:5" in str(err.value)  # the vectorize_seeds line
 
 
+@pytest.mark.slow
 def test_cli_stores_each_seed_of_a_group_as_its_own_run(tmp_path):
     (tmp_path / "vs.yaml").write_text(SUITE.format(steps=100, vectorize="true"))
     proc = run_cli("run", "vs.yaml", "--results", "out", cwd=tmp_path)
@@ -161,5 +162,5 @@ def test_serial_runner_trains_a_group_as_one_job(tmp_path):
     run_serial(specs, started.append, lambda spec, result: results.__setitem__(spec.seed, result))
     assert [s.seed for s in started] == [0, 1, 2]  # every run of the group announced before it trains
     assert sorted(results) == [0, 1, 2]
-    assert {r["status"] for r in results.values()} == {"ok"}
-    assert all(r["vectorized"]["seeds"] == [0, 1, 2] and r["restarts"] == 0 for r in results.values())
+    assert {r.status for r in results.values()} == {"ok"}
+    assert all(r.vectorized["seeds"] == [0, 1, 2] and r.restarts == 0 for r in results.values())

@@ -11,6 +11,7 @@ from scipy import stats as sps
 
 from genbench import stats, store
 from genbench.leaderboard import runs_table, summary_table
+from genbench.result import RunResult, Status
 from tests.test_leaderboard import make_specs, protocol
 
 # ------------------------------------------------------------------------------ seed statistics
@@ -144,7 +145,7 @@ def test_run_indicators_classify_collapsed_settled_and_diverged_runs():
 
 
 def test_n_modes_from_counts_or_dataset_parameters():
-    assert stats.n_modes_of({}, {"extras": {"mode_counts": [1] * 8}}, []) == 8
+    assert stats.n_modes_of({}, RunResult.ok(extras={"mode_counts": [1] * 8}), []) == 8
     assert stats.n_modes_of({}, None, [{"mode_counts": [0] * 25}]) == 25  # a diverged run's trajectory
     assert stats.n_modes_of({"dataset_params": {"n_modes": 6}}, None, []) == 6
     assert stats.n_modes_of({"dataset_params": {"side": 4}}, None, []) == 16
@@ -166,14 +167,15 @@ def test_stability_table_from_a_hand_made_store(tmp_path):
         traj = [
             {**r, "mode_counts": [1] * v + [0] * (8 - v)} for r, v in zip(rows(values), values, strict=True)
         ]
-        result = {
-            "status": status,
-            "steps": 300,
-            "train_seconds": 3.0,
-            "metrics": {"modes": values[-1]} if status == "ok" else {},
-            "protocol": protocol(spec),
-            "trajectory": traj,
-        }
+        metrics = {"modes": values[-1]} if status == "ok" else {}
+        result = RunResult(
+            Status(status),
+            steps=300,
+            train_seconds=3.0,
+            metrics=metrics,
+            protocol=protocol(spec),
+            trajectory=traj,
+        )
         store.write_run(suite_path, spec, result)
     table, directions = runs_table(suite_path)
     traj, modes = stats.load_trajectories(suite_path)

@@ -12,6 +12,7 @@ import yaml
 
 from genbench import store
 from genbench.config import RunSpec, load_suite
+from genbench.result import RunResult, Status
 
 
 def make_specs(tmp_path: Path, seeds: list[int], name: str = "s") -> list[RunSpec]:
@@ -29,23 +30,22 @@ def make_specs(tmp_path: Path, seeds: list[int], name: str = "s") -> list[RunSpe
     return load_suite(path)[1]
 
 
-def make_result(status: str = "ok", modes: int = 8) -> dict:
+def make_result(status: str = "ok", modes: int = 8) -> RunResult:
     """A result shaped like genbench.train.train's, with its unstorable parts."""
     trajectory = [{"step": 0, "modes": 1}, {"step": 10, "modes": modes}]
-    return {
-        "status": status,
-        "steps": 10,
-        "train_seconds": 0.1,
-        "wall_seconds": 0.2,
-        "metrics": {"modes": modes} if status == "ok" else {},
-        "extras": {},
-        "last_losses": {"loss_d": 1.0},
-        "protocol": {"samples": 100},
-        "error": None if status == "ok" else f"{status} run",
-        "trajectory": trajectory if status == "ok" else [],
-        "samples": np.zeros((3, 2)),
-        "real": np.ones((3, 2)),
-    }
+    return RunResult(
+        Status(status),
+        steps=10,
+        train_seconds=0.1,
+        wall_seconds=0.2,
+        metrics={"modes": modes} if status == "ok" else {},
+        last_losses={"loss_d": 1.0},
+        protocol={"samples": 100},
+        error=None if status == "ok" else f"{status} run",
+        trajectory=trajectory if status == "ok" else [],
+        samples=np.zeros((3, 2)),
+        pictures={"grids": {0: np.zeros((8, 8))}},
+    )
 
 
 def listing(path: Path) -> list[str]:
@@ -103,8 +103,12 @@ def test_finished_result_only_for_ok_and_diverged(tmp_path):
     assert store.finished_result(suite_path, missing.run_id) is None
     assert store.finished_result(suite_path, failed.run_id) is None
     got_ok = store.finished_result(suite_path, ok.run_id)
-    assert got_ok["status"] == "ok" and got_ok["run_id"] == ok.run_id and got_ok["metrics"] == {"modes": 8}
-    assert store.finished_result(suite_path, diverged.run_id)["status"] == "diverged"
+    assert got_ok.status == Status.OK == "ok" and got_ok.metrics == {"modes": 8}
+    assert got_ok.steps == 10 and got_ok.trajectory == [] and got_ok.samples is None  # not stored
+    assert store.finished_result(suite_path, diverged.run_id).status == Status.DIVERGED
+    store.write_run(suite_path, missing, make_result("interrupted"))
+    assert store.finished_result(suite_path, missing.run_id) is None  # interrupted runs go on
+    assert store.read_result(suite_path, missing.run_id).status == Status.INTERRUPTED
 
 
 def test_write_run_stores_trajectory_and_summary_without_arrays(tmp_path):
@@ -115,7 +119,8 @@ def test_write_run_stores_trajectory_and_summary_without_arrays(tmp_path):
     rows = [json.loads(line) for line in (path / "trajectory.jsonl").read_text().splitlines()]
     assert rows == [{"step": 0, "modes": 1}, {"step": 10, "modes": 6}]
     result = store.read_json(path / "result.json")
-    assert not {"trajectory", "samples", "real"} & set(result)
+    assert not {"trajectory", "samples", "pictures"} & set(result)
+    assert result["status"] == "ok"  # the JSON keeps the plain string
     assert result["run_id"] == spec.run_id and result["metrics"] == {"modes": 6}
     assert result["last_losses"] == {"loss_d": 1.0} and result["protocol"] == {"samples": 100}
 
@@ -143,9 +148,9 @@ def test_manifest_and_runs_round_trip(tmp_path):
     for run, spec in zip(runs, current, strict=True):
         assert run["spec"] == {"run_id": spec.run_id, **spec.model_dump(mode="json")}
         assert RunSpec(**{k: v for k, v in run["spec"].items() if k != "run_id"}).run_id == spec.run_id
-    assert runs[0]["result"]["metrics"] == {"modes": 7}
+    assert runs[0]["result"].metrics == {"modes": 7}
     assert runs[1]["result"] is None and runs[3]["result"] is None
-    assert runs[2]["result"]["status"] == "failed"
+    assert runs[2]["result"].status == Status.FAILED
 
 
 def test_write_manifest_keeps_existing_spec_files(tmp_path):

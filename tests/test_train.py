@@ -11,7 +11,8 @@ import torch
 import yaml
 
 from genbench.config import RunSpec, load_suite
-from genbench.train import train
+from genbench.run_suite import toy_test_draw
+from genbench.train import Trainer, train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
@@ -67,12 +68,12 @@ def one_thread():
 def test_same_spec_gives_identical_numbers(tmp_path, model):
     (spec,) = make_specs(tmp_path, [model], {"steps": 60}, every=20)
     first, second = train(spec), train(spec)
-    assert first["status"] == second["status"] == "ok"
-    assert first["metrics"] and canon(first["metrics"]) == canon(second["metrics"])
-    assert len(first["trajectory"]) == 4
-    assert canon(numbers(first["trajectory"])) == canon(numbers(second["trajectory"]))
-    assert canon(first["last_losses"]) == canon(second["last_losses"])
-    np.testing.assert_array_equal(first["samples"], second["samples"])
+    assert first.status == second.status == "ok"
+    assert first.metrics and canon(first.metrics) == canon(second.metrics)
+    assert len(first.trajectory) == 4
+    assert canon(numbers(first.trajectory)) == canon(numbers(second.trajectory))
+    assert canon(first.last_losses) == canon(second.last_losses)
+    np.testing.assert_array_equal(first.samples, second.samples)
 
 
 @pytest.mark.parametrize("model", [GAN, VAE], ids=["gan", "vae"])
@@ -80,10 +81,10 @@ def test_different_seed_gives_different_numbers(tmp_path, model):
     spec0, spec1 = make_specs(tmp_path, [model], {"steps": 60}, every=None, seeds=(0, 1))
     assert (spec0.seed, spec1.seed) == (0, 1)
     r0, r1 = train(spec0), train(spec1)
-    assert r0["status"] == r1["status"] == "ok"
-    assert r0["metrics"]["mode_dist"] != r1["metrics"]["mode_dist"]
-    assert canon(r0["last_losses"]) != canon(r1["last_losses"])
-    assert not np.array_equal(r0["samples"], r1["samples"])
+    assert r0.status == r1.status == "ok"
+    assert r0.metrics["mode_dist"] != r1.metrics["mode_dist"]
+    assert canon(r0.last_losses) != canon(r1.last_losses)
+    assert not np.array_equal(r0.samples, r1.samples)
 
 
 @pytest.mark.parametrize("model", [GAN, VAE], ids=["gan", "vae"])
@@ -93,12 +94,12 @@ def test_evaluating_often_does_not_change_training(tmp_path, model):
     (never,) = make_specs(tmp_path, [model], {"steps": 60}, every=None)
     assert often.run_id != never.run_id
     r_often, r_never = train(often), train(never)
-    assert len(r_often["trajectory"]) == 7 and len(r_never["trajectory"]) == 1
-    assert canon(r_often["metrics"]) == canon(r_never["metrics"])
-    assert canon(r_often["last_losses"]) == canon(r_never["last_losses"])
-    np.testing.assert_array_equal(r_often["samples"], r_never["samples"])
+    assert len(r_often.trajectory) == 7 and len(r_never.trajectory) == 1
+    assert canon(r_often.metrics) == canon(r_never.metrics)
+    assert canon(r_often.last_losses) == canon(r_never.last_losses)
+    np.testing.assert_array_equal(r_often.samples, r_never.samples)
     if model is VAE:
-        assert "elbo" in r_often["metrics"]
+        assert "elbo" in r_often.metrics
 
 
 @pytest.mark.parametrize(
@@ -112,55 +113,56 @@ def test_evaluating_often_does_not_change_training(tmp_path, model):
 def test_steps_budget_is_exact_and_trajectory_rows(tmp_path, steps, every, rows):
     (spec,) = make_specs(tmp_path, [GAN], {"steps": steps}, every=every)
     result = train(spec)
-    assert result["status"] == "ok"
-    assert result["steps"] == steps
-    assert [row["step"] for row in result["trajectory"]] == rows
-    final = result["trajectory"][-1]
-    assert {k: final[k] for k in result["metrics"]} == result["metrics"]
-    assert set(result["metrics"]) == {"modes", "hq_frac", "kl_modes", "mode_dist"}  # no elbo for a GAN
-    assert result["extras"]["mode_counts"] == final["mode_counts"] and len(final["mode_counts"]) == 8
-    seconds = [row["train_seconds"] for row in result["trajectory"]]
+    assert result.status == "ok"
+    assert result.steps == steps
+    assert [row["step"] for row in result.trajectory] == rows
+    final = result.trajectory[-1]
+    assert {k: final[k] for k in result.metrics} == result.metrics
+    assert set(result.metrics) == {"modes", "hq_frac", "kl_modes", "mode_dist"}  # no elbo for a GAN
+    assert result.extras["mode_counts"] == final["mode_counts"] and len(final["mode_counts"]) == 8
+    seconds = [row["train_seconds"] for row in result.trajectory]
     assert seconds == sorted(seconds)
 
 
 def test_seconds_budget_stops_at_first_step_after_deadline(tmp_path):
     (spec,) = make_specs(tmp_path, [GAN], {"seconds": 0.5}, every=50)
     result = train(spec)
-    assert result["status"] == "ok"
-    assert result["steps"] > 0
-    assert result["train_seconds"] >= 0.5
-    assert result["trajectory"][-1]["step"] == result["steps"]
-    assert result["trajectory"][-1]["train_seconds"] == round(result["train_seconds"], 4)
+    assert result.status == "ok"
+    assert result.steps > 0
+    assert result.train_seconds >= 0.5
+    assert result.trajectory[-1]["step"] == result.steps
+    assert result.trajectory[-1]["train_seconds"] == round(result.train_seconds, 4)
     # in-loop evaluations happen only before the deadline
-    assert all(row["train_seconds"] <= 0.5 for row in result["trajectory"][:-1])
-    assert result["protocol"]["budget"] == {"seconds": 0.5}
+    assert all(row["train_seconds"] <= 0.5 for row in result.trajectory[:-1])
+    assert result.protocol["budget"] == {"seconds": 0.5}
 
 
 @pytest.mark.parametrize("every", [5, None])
 def test_divergence_is_a_result_not_an_exception(tmp_path, every):
     (spec,) = make_specs(tmp_path, [{**GAN, "lr": 1e12}], {"steps": 200}, every=every)
     result = train(spec)
-    assert result["status"] == "diverged"
-    assert 0 < result["steps"] < 200
-    assert "non-finite" in result["error"]
-    assert result["metrics"] == {}
-    assert result["extras"] == {}
-    assert result["samples"] is None
+    assert result.status == "diverged"
+    assert 0 < result.steps < 200
+    assert "non-finite" in result.error
+    assert result.metrics == {}
+    assert result.extras == {}
+    assert result.samples is None
 
 
 def test_ok_run_has_no_error(tmp_path):
     (spec,) = make_specs(tmp_path, [VAE], {"steps": 20}, every=None)
     result = train(spec)
-    assert result["status"] == "ok" and result["error"] is None
-    assert np.isfinite(result["metrics"]["elbo"])
-    assert result["samples"].shape == (500, 2)
-    assert result["real"].shape == (500, 2)
+    assert result.status == "ok" and result.error is None
+    assert np.isfinite(result.metrics["elbo"])
+    assert result.samples.shape == (500, 2)
+    real = toy_test_draw(spec)  # the driver's own copy of the draw the samples are plotted against
+    assert real.shape == (500, 2) and np.array_equal(real, Trainer(spec).dataset.test[:500].numpy())
 
 
 def test_result_records_the_protocol(tmp_path):
     (spec,) = make_specs(tmp_path, [VAE], {"steps": 20}, every=None, seeds=(7,), samples=300)
     result = train(spec)
-    protocol = result["protocol"]
+    protocol = result.protocol
     assert protocol["samples"] == 300
     assert protocol["dataset"] == "ring8"
     assert protocol["dataset_params"] == spec.dataset_params

@@ -9,6 +9,7 @@ import torch
 from genbench.config import SuiteError, load_suite
 from genbench.data import images, toys
 from genbench.models import losses, wgan
+from genbench.registry import DATASETS, load_builtins
 from genbench.seed_group import SeedGroup
 from genbench.train import train
 from tests.test_gan import DCGAN_NETS, DIGITS, RING, check_trains_samples_and_resumes, spec_of, write
@@ -53,7 +54,7 @@ def test_option_trains_samples_and_resumes_on_digits_with_dcgan_nets(tmp_path, o
 def test_a_diverging_run_of_each_option_is_recorded_diverged(tmp_path, option):
     spec = spec_of(tmp_path, {"name": "wgan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
     result = train(spec)
-    assert result["status"] == "diverged" and "non-finite" in result["error"]
+    assert result.status == "diverged" and "non-finite" in result.error
 
 
 def test_gp_defaults_are_gulrajanis_and_clip_keeps_arjovskys():
@@ -166,3 +167,20 @@ def test_seeds_together_get_each_seeds_own_gradient_penalty_gradient(tmp_path):
                 own = group.batch.member_layers[s][name]
                 assert torch.allclose(layer.weight.grad[s], own.weight.grad, rtol=1e-5, atol=1e-6), name
                 assert torch.allclose(layer.bias.grad[s, 0], own.bias.grad, rtol=1e-5, atol=1e-6), name
+
+
+def test_wgan_clip_fraction_counts_weights_at_the_bound():
+    load_builtins()
+    entry = DATASETS.get("ring8")
+    ring = entry.build(entry.params(train_size=1000, test_size=10))
+    torch.manual_seed(0)
+    hp = wgan.WGANHParams(z_dim=8, hidden=16, batch_size=32, clip=0.05, lr=1.0, critic_steps=1)
+    model = wgan.build(hp, ring)
+    out = model.train_step(lambda: ring.batch(32, torch.Generator().manual_seed(0)), 0)
+    flat = torch.cat([p.detach().flatten() for p in model.critic.parameters()])
+    expected = float((flat.abs() == torch.tensor(0.05)).float().mean())
+    assert 0 < out["clip_frac"] == pytest.approx(expected) and out["clip_frac"] < 1
+    with torch.no_grad():
+        for p in model.critic.parameters():
+            p.zero_()
+    assert model.clip_fraction() == 0.0

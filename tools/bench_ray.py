@@ -68,6 +68,7 @@ import torch
 from genbench import store, train
 from genbench.config import load_suite
 from genbench.plots import write_run_pictures
+from genbench.run_suite import toy_test_draw
 torch.set_num_threads(1)
 spec = load_suite(Path(sys.argv[1]))[1][0]
 builds, stores = [], []
@@ -79,7 +80,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for i in range(3):
         tick = time.perf_counter()
         path = store.write_run(Path(tmp), spec, result)
-        write_run_pictures(path, result, "probe")
+        write_run_pictures(path, result, "probe", toy_test_draw(spec))
         stores.append(time.perf_counter() - tick)
 print(json.dumps([statistics.median(builds), statistics.median(stores), len(blob)]))
 """

@@ -100,8 +100,8 @@ def check(case: str, seeds: int, steps: int) -> dict:
     torch.set_num_threads(1)
     specs = make_specs(case, seeds, steps)
     metric = CASES[case][1]
-    alone = [train(spec)["metrics"][metric] for spec in specs]
-    grouped = [r["metrics"][metric] for r in train_group(specs)]
+    alone = [train(spec).metrics[metric] for spec in specs]
+    grouped = [r.metrics[metric] for r in train_group(specs)]
     p = mannwhitneyu(alone, grouped, alternative="two-sided").pvalue
     return {"metric": metric, "steps": steps, "alone": alone, "grouped": grouped, "p": float(p)}
 

@@ -193,6 +193,7 @@ def machinery_us(case: str, tmp: Path, steps: int = 2000, repeats: int = 9) -> d
 def worker(case: str, steps: int, repeats: int, warmup: int) -> dict:
     """Time every variant of `case` in this process: warm-up with a parameter check, then repeats."""
     torch.set_num_threads(1)
+    bench_loops.check({case: CASES[case][:2]})  # a bare loop that drifted stops it, naming the family
     train_mod.Trainer = _timed_trainer_class()  # train() builds its Trainer by this module name
     times: dict[str, list[list[float]]] = {v: [] for v in VARIANTS}  # [wall, cpu] per repeat
     steps = max(1, round(steps * CASES[case][3]))

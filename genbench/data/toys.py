@@ -49,7 +49,12 @@ def grid_modes(side: int, spacing: float) -> torch.Tensor:
 
 
 class MixtureOfGaussians:
-    """An equal-weight isotropic Gaussian mixture in 2-D, with fixed train and test draws."""
+    """An equal-weight isotropic Gaussian mixture in 2-D, with fixed train and test draws.
+
+    The draws are made on the CPU (the same numbers on every machine); `place` moves the training
+    draw to a run's device, where `batch` indexes it with a generator of that device, so a step
+    copies nothing from the host. The test draw stays on the CPU, where the metrics read it.
+    """
 
     kind = "toy2d"
     dim = 2
@@ -61,6 +66,13 @@ class MixtureOfGaussians:
         # separate streams, so the test draw does not depend on train_size
         self.train = self.draw(params.train_size, torch.Generator().manual_seed(2 * params.data_seed))
         self.test = self.draw(params.test_size, torch.Generator().manual_seed(2 * params.data_seed + 1))
+        self.device = torch.device("cpu")  # where the training draw lives
+
+    def place(self, device: str | torch.device) -> MixtureOfGaussians:
+        """Keep the training draw on `device` (a few MB); returns self."""
+        self.device = torch.device(device)
+        self.train = self.train.to(self.device)
+        return self
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Return n fresh samples of the mixture."""
@@ -69,8 +81,9 @@ class MixtureOfGaussians:
         return self.modes[which] + noise
 
     def batch(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-        """Return a minibatch drawn with replacement from the fixed training set."""
-        idx = torch.randint(len(self.train), (batch_size,), generator=generator)
+        """Return a minibatch drawn with replacement from the fixed training set, on its device
+        (`generator` must be a generator of that device)."""
+        idx = torch.randint(len(self.train), (batch_size,), generator=generator, device=self.device)
         return self.train[idx]
 
 

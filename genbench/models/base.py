@@ -74,8 +74,12 @@ class GenerativeModel(nn.Module):
         return next(self.parameters()).device
 
     def noise(self, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return standard normal noise of shape (n, dim) on the model's device."""
-        return torch.randn(n, dim, generator=generator).to(self.device)
+        """Return standard normal noise of shape (n, dim) on the model's device: training noise
+        (no `generator`) from the global generator of that device, drawn there; evaluation noise
+        from `generator` (a CPU one: the same draw on every machine), then moved."""
+        if generator is None:
+            return torch.randn(n, dim, device=self.device)
+        return torch.randn(n, dim, generator=generator, device=generator.device).to(self.device)
 
     def is_finite(self) -> bool:
         """Whether every parameter is finite (no NaN or inf)."""

@@ -132,7 +132,7 @@ class WGAN(GenerativeModel):
             w_estimate = self.critic(real).mean() - self.critic(fake).mean()  # eq. 13.55
             loss_c = -w_estimate  # ascend the critic's objective
             if gp:  # x̂ = εx + (1 - ε)G(z), ε ~ U[0, 1] per sample (Gulrajani et al., algorithm 1)
-                eps = torch.rand(len(real), *([1] * (real.dim() - 1))).to(real.device)
+                eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device)
                 penalty, gp_norm = gradient_penalty(self.critic, real, fake, self.hp.gp_lambda, eps)
                 loss_c = loss_c + penalty
             self.opt_c.zero_grad(set_to_none=True)
