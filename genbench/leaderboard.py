@@ -15,7 +15,7 @@ from genbench.tuning import leaderboard_section
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
 GROUP = ["model", "variant", "dataset", "protocol"]
-PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench")
+PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench", "spec_version")
 
 
 def protocol_id(protocol: dict) -> str:
@@ -41,7 +41,10 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "status": result["status"],
             "steps": result.get("steps"),
             "seconds": result.get("train_seconds"),
-            "protocol": protocol_id(result["protocol"]) if "protocol" in result else None,
+            # runs of an older spec format (leaderboard --all) get protocol groups of their own
+            "protocol": protocol_id({**result["protocol"], "spec_version": result.get("spec_version", 1)})
+            if "protocol" in result
+            else None,
         }
         row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
         row.update(result.get("metrics", {}))

@@ -178,7 +178,8 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     rep.add(
         "p",
         "Per finished run (ok or diverged), then aggregated: diverged % (NaN/inf loss or parameters), "
-        "collapsed % of the ok runs (toys: fewer than half of the modes captured at the end), "
+        "collapsed % of the ok runs (fewer than half of the modes captured at the end, counted by "
+        "the output its data set declares: toys `modes`, MNIST `classes`, stacked MNIST `stacked_modes`), "
         f"oscillation (median over runs of the std of {primary} over the last 25% of evaluations), best "
         f"gap (median of best minus final {primary}), reached % and median steps and training seconds "
         f"to the target ({'modes ≥ half the modes' if primary == 'modes' and target is None else target}) "
@@ -203,8 +204,10 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
             "(13.42); the non-saturating loss (13.33) keeps it. W-GAN: the critic's estimate of the "
             "Wasserstein distance (13.55) and the fraction of critic weights at the clipping bound.",
         )
+        declared = read_manifest(suite_path).get("diagnostics", {})  # the families' registry entries
         for dataset in dict.fromkeys(traj["dataset"]):
-            rep.image(f"diagnostics_{_slug(dataset)}.png", figures.diagnostics_png(traj, dataset), dataset)
+            png = figures.diagnostics_png(traj, dataset, declared)
+            rep.image(f"diagnostics_{_slug(dataset)}.png", png, dataset)
     add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
     rep.add("h", 2, "Final samples")
     rep.add("p", f"Per variant, the run whose final {primary} is the median over its seeds.")

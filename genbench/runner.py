@@ -70,7 +70,14 @@ class RunWorker:
             return [failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())] * len(specs)
 
     def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[dict]:
-        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group."""
+        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group; the
+        job's plugins are imported first (a plugin that fails here fails the job's runs)."""
+        from genbench.plugins import ensure
+
+        try:
+            ensure(job[0].plugins)
+        except Exception as exc:
+            return [failed_result(f"{type(exc).__name__}: {exc}", traceback.format_exc())] * len(job)
         if len(job) == 1:
             return [self.run(job[0], checkpoint_path)]
         return self.run_group(list(job))
@@ -199,8 +206,12 @@ def run_on_ray(
         )
     pending = deque(jobs(specs))
     n_workers = min(slots, len(pending), max_workers or len(pending))
+    from genbench.plugins import ray_py_modules
+
+    files = ray_py_modules([p for spec in specs for p in spec.plugins])  # plugin files, to every worker
+    shipped = {"runtime_env": {"py_modules": files}} if files else {}
     actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
-        num_cpus=resources.cpus, num_gpus=resources.gpus
+        num_cpus=resources.cpus, num_gpus=resources.gpus, **shipped
     )
 
     def new_worker():

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genbench.config import RunSpec
+from genbench.config import SPEC_VERSION, RunSpec
+from genbench.registry import DATASETS, MODELS
 
 FINISHED = ("ok", "diverged")  # statuses a re-run keeps; failed and interrupted runs go on
 
@@ -72,24 +73,45 @@ def write_manifest(
     reference: list | None = None,
 ) -> None:
     """Record the runs of the current suite file (the leaderboard shows only these), its metric
-    outputs in suite order with their directions (the first one is the primary), its target and
-    its published reference rows."""
+    outputs in suite order with their directions (the first one is the primary), its target, its
+    published reference rows and the diagnostics its model families declare; and each run's spec
+    with its format version and what its data set's entry says (kind, modes, collapse rule)."""
     manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
     manifest["reference"] = reference or []  # the suite's published rows (genbench.reference)
+    manifest["diagnostics"] = diagnostics(specs)
     write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
         path = run_dir(suite_path, spec.run_id) / "spec.json"
         if not path.exists():
-            write_json(path, {"run_id": spec.run_id, **spec.model_dump(mode="json")})
+            info = DATASETS.get(spec.dataset).info(spec.dataset_params)
+            record = {"run_id": spec.run_id, "spec_version": SPEC_VERSION, "dataset_info": info}
+            write_json(path, {**record, **spec.model_dump(mode="json")})
+
+
+def diagnostics(specs: list[RunSpec]) -> dict[str, dict]:
+    """The trajectory columns (train.<key>) the runs' model families declare as diagnostics, with
+    their title, equation and scale, in the order of the families' declarations."""
+    out: dict[str, dict] = {}
+    for model in dict.fromkeys(spec.model for spec in specs):
+        for d in MODELS.get(model).diagnostics:
+            out.setdefault(f"train.{d.key}", {"title": d.title, "equation": d.equation, "log": d.log})
+    return out
+
+
+def spec_of(record: dict) -> RunSpec:
+    """The RunSpec of a stored spec.json (what the store adds to it removed)."""
+    return RunSpec(**{k: v for k, v in record.items() if k not in ("run_id", "spec_version", "dataset_info")})
 
 
 def finished_result(suite_path: Path, run_id: str) -> dict | None:
-    """The stored result of a run that finished (ok or diverged), else None."""
+    """The stored result of a run that finished (ok or diverged) under the current spec format,
+    else None (a run stored by an older format is run again, not reused)."""
     path = run_dir(suite_path, run_id) / "result.json"
     if not path.exists():
         return None
     result = read_json(path)
-    return result if result.get("status") in FINISHED else None
+    current = result.get("spec_version", 1) == SPEC_VERSION
+    return result if current and result.get("status") in FINISHED else None
 
 
 def write_run(suite_path: Path, spec: RunSpec, result: dict) -> Path:
@@ -98,7 +120,7 @@ def write_run(suite_path: Path, spec: RunSpec, result: dict) -> Path:
     lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result["trajectory"])
     write_atomic(path / "trajectory.jsonl", lines.encode())
     summary = {k: v for k, v in result.items() if k not in ("trajectory", "samples", "real", "pictures")}
-    write_json(path / "result.json", {"run_id": spec.run_id, **summary})
+    write_json(path / "result.json", {"run_id": spec.run_id, "spec_version": SPEC_VERSION, **summary})
     return path
 
 

@@ -133,7 +133,8 @@ class Trainer:
         row.update({f"train.{k}": v / n for k, v in self.train_sums.items()})
         self.train_sums, self.steps_since_eval = {}, 0
         self.model.eval()
-        for metric in self.metrics.values():
+        for name, metric in self.metrics.items():
+            ctx.params = metric.params(**self.spec.metric_params.get(name, {}))  # its own parameters
             row.update(metric.fn(self.model, self.dataset, ctx))
         if self.dataset.kind == "image":
             self.grids[self.step] = image_grid(ctx.samples_for(self.dataset))
