@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench.config import SPEC_VERSION
 from genbench.reference import write_published
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
 from genbench.store import load_runs, read_manifest, write_atomic
@@ -15,12 +16,13 @@ from genbench.tuning import leaderboard_section
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
 GROUP = ["model", "variant", "dataset", "protocol"]
-PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench", "spec_version")
+PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench")
 
 
-def protocol_id(protocol: dict) -> str:
-    """Short hash of what makes two numbers comparable (evaluation data, sample count, code)."""
-    same = {k: protocol.get(k) for k in PROTOCOL_KEYS}
+def protocol_id(protocol: dict, spec_version: int = SPEC_VERSION) -> str:
+    """Short hash of what makes two numbers comparable (evaluation data, sample count, code, and
+    the spec format of the run: numbers stored under an older one are never averaged with these)."""
+    same = {k: protocol.get(k) for k in PROTOCOL_KEYS} | {"spec_version": spec_version}
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -42,7 +44,7 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "steps": result.get("steps"),
             "seconds": result.get("train_seconds"),
             # runs of an older spec format (leaderboard --all) get protocol groups of their own
-            "protocol": protocol_id({**result["protocol"], "spec_version": result.get("spec_version", 1)})
+            "protocol": protocol_id(result["protocol"], result.get("spec_version", 1))
             if "protocol" in result
             else None,
         }
