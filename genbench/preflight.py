@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from genbench import runner, store
+from genbench import plugins, runner, store
 from genbench.config import Resources, RunSpec, Suite
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
@@ -171,7 +171,8 @@ def preflight(
     if serial or not todo:
         return {**timing, "preflight_s": time.perf_counter() - started}
     try:
-        timing["ray_start_s"] = runner.start_ray(address)
+        files = plugins.ray_py_modules([p for spec in specs for p in spec.plugins])
+        timing["ray_start_s"] = runner.start_ray(address, files)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None

@@ -154,10 +154,13 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
     return [tuple(job) for job in out]
 
 
-def start_ray(address: str | None) -> float:
+def start_ray(address: str | None, py_modules: list[str] | None = None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
-    machine; the dashboard stays off and worker output stays out of the progress display. Returns
-    the seconds it took (0 when this process is already connected)."""
+    machine; the dashboard stays off and worker output stays out of the progress display.
+    `py_modules` (plugin files) are shipped to every worker of the job: Ray uploads them and puts
+    each worker's copy on its import path (a job-level runtime_env, the only level at which Ray
+    takes local paths). Returns the seconds it took (0 when this process is already connected:
+    then workers import plugin files from their recorded paths, which only this machine has)."""
     import ray
 
     if ray.is_initialized():
@@ -165,6 +168,7 @@ def start_ray(address: str | None) -> float:
     started = time.perf_counter()
     address = address or os.environ.get("RAY_ADDRESS") or None
     ray.init(
+        runtime_env={"py_modules": py_modules} if py_modules else None,
         address=address or "local",  # never join another cluster on this machine by accident
         include_dashboard=False if address is None else None,
         log_to_driver=False,
@@ -206,12 +210,8 @@ def run_on_ray(
         )
     pending = deque(jobs(specs))
     n_workers = min(slots, len(pending), max_workers or len(pending))
-    from genbench.plugins import ray_py_modules
-
-    files = ray_py_modules([p for spec in specs for p in spec.plugins])  # plugin files, to every worker
-    shipped = {"runtime_env": {"py_modules": files}} if files else {}
     actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
-        num_cpus=resources.cpus, num_gpus=resources.gpus, **shipped
+        num_cpus=resources.cpus, num_gpus=resources.gpus
     )
 
     def new_worker():

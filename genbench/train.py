@@ -21,7 +21,7 @@ from genbench import checkpoint
 from genbench.artifacts import image_grid, vae_artifacts
 from genbench.config import RunSpec
 from genbench.data.pixels import to_model
-from genbench.metrics import EvalContext
+from genbench.metrics import EvalContext, eval_seed
 from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
 
 ProgressFn = Callable[[dict], None]
@@ -125,7 +125,7 @@ class Trainer:
         """Compute every metric now and append a trajectory row (with the mean train outputs);
         adds the time taken to `eval_seconds`. `final`: the end-of-run evaluation (full protocol)."""
         tick = time.perf_counter()
-        seed = self.spec.seed * 100003 + self.step
+        seed = eval_seed(self.spec.seed, self.step)
         data_dir = self.spec.dataset_params.get("data_dir")
         ctx = EvalContext(self.model, self.spec.eval.samples, seed, final, self.spec.eval, data_dir)
         row = {"step": self.step, "train_seconds": round(self.train_seconds, 4)}

@@ -10,6 +10,11 @@ import torch
 from genbench.data.pixels import to_unit
 
 
+def eval_seed(seed: int, step: int) -> int:
+    """The seed of an evaluation's own generator: the run's seed and the step it is taken at."""
+    return seed * 100003 + step
+
+
 class EvalContext:
     """What one evaluation shares between metrics: the sample count, an RNG, one draw of samples,
     whether it is the final evaluation, evaluation settings, the parameters of the metric being
