@@ -85,6 +85,7 @@ def _run(module: str, sha: str, files: list[Path], do_import) -> None:
         return
     for registry, name in loaded[1] if loaded else []:  # its source changed: import it afresh
         registry.unregister(name)
+    load_builtins()  # before the snapshot: a failed plugin must take only its own names with it
     before = _names()
     try:
         do_import()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Plugin sources the plugin tests write into their temporary directories (outside the package):
 a small GAN variant, a metric with a parameter, and a toy data set with modes."""
 
