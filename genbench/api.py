@@ -155,7 +155,7 @@ def run_suite(
 
     from genbench import store
     from genbench.config import EXIT_INTERRUPTED, load_suite
-    from genbench.run_suite import run_suite as run
+    from genbench.suite_run import run_suite as run
 
     source = suite if isinstance(suite, dict) else Path(suite)
     name = load_suite(source, Path.cwd())[0].name

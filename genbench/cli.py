@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from genbench.run_suite import run_suite
+    from genbench.suite_run import run_suite
 
     return run_suite(
         Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers

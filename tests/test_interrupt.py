@@ -21,7 +21,7 @@ import yaml
 
 from genbench import checkpoint, store
 from genbench.config import RunSpec, load_suite
-from genbench.run_suite import EXIT_INTERRUPTED
+from genbench.suite_run import EXIT_INTERRUPTED
 from genbench.runner import run_on_ray
 from genbench.train import train
 

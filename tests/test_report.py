@@ -18,7 +18,7 @@ from genbench.cli import main
 from genbench.models import gan, wgan
 from genbench.registry import DATASETS, load_builtins
 from genbench.report import write_report
-from genbench.run_suite import run_suite
+from genbench.suite_run import run_suite
 from tests.test_leaderboard import build_store, make_specs
 
 SUITE = """\

@@ -50,7 +50,7 @@ metrics: [mode_coverage]
 """
 IMPORT_PROBES = {  # name -> code run by a fresh interpreter, timed from outside
     "bare interpreter": "pass",
-    "driver imports (genbench.run_suite)": "import genbench.run_suite",
+    "driver imports (genbench.suite_run)": "import genbench.suite_run",
     "worker imports (torch, genbench.train)": "import torch, genbench.train",
 }
 RAY_PROBE = """
