@@ -21,8 +21,8 @@ import yaml
 
 from genbench import checkpoint, store
 from genbench.config import RunSpec, load_suite
-from genbench.suite_run import EXIT_INTERRUPTED
 from genbench.runner import run_on_ray
+from genbench.suite_run import EXIT_INTERRUPTED
 from genbench.train import train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
