@@ -341,13 +341,14 @@ def _resolve_metrics(suite: Suite, errors: _Errors) -> dict[str, dict[str, Any]]
 
 def _check_vectorizable(suite: Suite, models, errors: _Errors) -> None:
     """Seeds trained together need a steps budget (under a seconds budget they would not get the
-    time of a run alone) and networks made of linear layers only (MLPs: models/vectorize.py)."""
+    time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
+    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
     if suite.budget.steps is None:
         errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
     for name, hparams, variant in models:
         family = MODELS.get(name)
-        if "seed_batch" not in family.abilities or hparams.get("arch", "mlp") != "mlp":
-            problem = "only MLP networks can (gan, wgan, vae with arch: mlp)"
+        if "seed_batch" not in family.abilities:  # the family's entry says what it can
+            problem = "only MLP networks can, and this family does not batch its networks over seeds"
         else:
             problem = family.seed_batch_problem(hparams) if family.seed_batch_problem else None
         if problem:

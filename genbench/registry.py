@@ -119,6 +119,7 @@ class DatasetEntry:
     kind: str  # "toy2d" or "image"
     doc: str
     modes: Modes | None = None  # a mixture or labelled data set: its modes and its collapse rule
+    evaluation: str = "held-out test examples"  # what metrics compare with (a run's protocol `split`)
 
     def info(self, params: dict[str, Any]) -> dict[str, Any]:
         """What the store keeps about a data set of these parameters for downstream code (stats):

@@ -49,7 +49,7 @@ def protocol(spec: RunSpec, dataset, metric_protocols: dict | None = None) -> di
     """What a stored number depends on besides the model: evaluation data, samples, versions; with
     metric protocols (extractor, weights hash, counts...), a digest of them joins `split`, so that
     numbers of different protocols get different leaderboard groups."""
-    split = "test draw (elbo); model samples vs. fixed modes (mode_coverage)"
+    split = DATASETS.get(spec.dataset).evaluation  # what its data set's entry says metrics compare with
     if metric_protocols:
         text = json.dumps(metric_protocols, sort_keys=True, default=str)
         split += "; metric protocols " + hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -84,6 +84,7 @@ def build_grid(params: GridParams) -> MixtureOfGaussians:
     return MixtureOfGaussians("grid", grid_modes(params.side, params.spacing), params)
 
 
+TOY_EVAL = "held-out test draw (elbo, nll, parzen); model samples vs. the fixed modes (mode_coverage)"
 # collapsed: fewer than half of the modes captured at the end (mode_coverage's `modes`)
 DATASETS.register(
     "ring8",
@@ -93,6 +94,7 @@ DATASETS.register(
         "toy2d",
         "8 Gaussians on a circle (PacGAN)",
         Modes(lambda p: p.n_modes, "modes"),
+        TOY_EVAL,
     ),
 )
 DATASETS.register(
@@ -103,5 +105,6 @@ DATASETS.register(
         "toy2d",
         "25 Gaussians on a 5x5 grid (PacGAN)",
         Modes(lambda p: p.side**2, "modes"),
+        TOY_EVAL,
     ),
 )
