@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -25,7 +24,7 @@ from genbench import plugins as plugin_loader
 from genbench import search
 from genbench.plugins import Plugin
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
-from genbench.suite_yaml import SuiteError, read_suite_yaml
+from genbench.suite_yaml import SuiteError, SuiteErrors, read_suite_yaml
 
 __all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
 
@@ -165,52 +164,6 @@ class RunSpec(_Strict):
         return f"{self.model} {self.variant}".strip()
 
 
-def _known_keys(schema: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys the schema accepts at the mapping that holds `loc`'s last key."""
-    for part in loc[:-1]:
-        field = schema.model_fields.get(part) if isinstance(part, str) else None
-        inner = field.annotation if field else None
-        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-            return []
-        schema = inner
-    return list(schema.model_fields)
-
-
-class _Errors:
-    """Collects problems with their key paths, then raises one SuiteError naming file and lines."""
-
-    def __init__(self, path: Path, lines: dict[tuple, int]) -> None:
-        self.path, self.lines, self.items = path, lines, []
-
-    def add(self, loc: tuple, message: str) -> None:
-        self.items.append((tuple(loc), message))
-
-    def add_validation(self, prefix: tuple, err: ValidationError, schema: type[BaseModel]) -> None:
-        for e in err.errors():
-            loc = (*prefix, *e["loc"])
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(str(loc[-1]), _known_keys(schema, e["loc"]), n=1)
-                msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-            self.add(loc, msg)
-
-    def line_of(self, loc: tuple) -> int | None:
-        while loc not in self.lines and loc:
-            loc = loc[:-1]
-        return self.lines.get(loc)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        parts = []
-        for loc, msg in self.items:
-            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-            line = self.line_of(loc)
-            where = f"{self.path}:{line}" if line else str(self.path)
-            parts.append(f"{where}: {key or '(top level)'}: {msg}")
-        raise SuiteError("invalid suite file; " + "; ".join(parts))
-
-
 def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """One dict per combination of the list values in `entry` (a grid over hyper-parameters)."""
     keys = list(entry)
@@ -222,7 +175,7 @@ def _variant_label(given: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in given.items() if k != "data_dir")
 
 
-def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: _Errors):
+def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: SuiteErrors):
     """Validate each entry of `section` against its family's schema; return resolved variants."""
     resolved = []
     for i, entry in enumerate(entries):
@@ -269,7 +222,7 @@ def load_suite(
         path = Path(source)
         raw, lines = read_suite_yaml(path)
         base = path.parent.resolve()
-    errors = _Errors(path, lines)
+    errors = SuiteErrors(path, lines)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
@@ -299,7 +252,7 @@ def load_suite(
     return suite, specs, notes
 
 
-def _load_plugins(suite: Suite, base: Path, errors: _Errors) -> list[Plugin]:
+def _load_plugins(suite: Suite, base: Path, errors: SuiteErrors) -> list[Plugin]:
     """Import the entry-point plugins and the suite's `plugins:`; the first failure is raised
     (the names the suite uses may be the plugin's)."""
     try:
@@ -316,7 +269,7 @@ def _load_plugins(suite: Suite, base: Path, errors: _Errors) -> list[Plugin]:
     return list({p.module: p for p in found}.values())
 
 
-def _resolve_metrics(suite: Suite, errors: _Errors) -> dict[str, dict[str, Any]]:
+def _resolve_metrics(suite: Suite, errors: SuiteErrors) -> dict[str, dict[str, Any]]:
     """Each metric's parameters validated by its schema, defaults filled in, by name."""
     resolved: dict[str, dict[str, Any]] = {}
     for i, metric in enumerate(suite.metrics):
@@ -339,7 +292,7 @@ def _resolve_metrics(suite: Suite, errors: _Errors) -> dict[str, dict[str, Any]]
     return resolved
 
 
-def _check_vectorizable(suite: Suite, models, errors: _Errors) -> None:
+def _check_vectorizable(suite: Suite, models, errors: SuiteErrors) -> None:
     """Seeds trained together need a steps budget (under a seconds budget they would not get the
     time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
     finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
