@@ -48,6 +48,7 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             if "protocol" in result
             else None,
         }
+        row["spec_version"] = result.get("spec_version", 1) if result["status"] != "pending" else SPEC_VERSION
         row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
         row.update(result.get("metrics", {}))
         row["error"] = result.get("error")
@@ -55,7 +56,10 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     table = pd.DataFrame(rows)
     metric_cols = [c for c in directions if c in table.columns]
     hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
-    order = RUN_COLUMNS + ["protocol"] + metric_cols + hp_cols + ["error"]
+    older = "spec_version" in table and (table["spec_version"] != SPEC_VERSION).any()
+    order = (
+        RUN_COLUMNS + ["protocol"] + (["spec_version"] if older else []) + metric_cols + hp_cols + ["error"]
+    )
     return table[[c for c in order if c in table.columns]], directions
 
 
@@ -154,8 +158,16 @@ def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, s
         shown[f"{m} {arrow}"] = [_pm(*v) for v in zip(*cols, strict=True)]
     per_run = table.drop(columns=[c for c in table.columns if c.startswith("hp.")])
     per_run = per_run.drop(columns=["error"]) if per_run["error"].isna().all() else per_run
+    older = int((table["spec_version"] != SPEC_VERSION).sum()) if "spec_version" in table else 0
+    note = (
+        f"Note: {older} runs were stored under an older spec format (column spec_version; this "
+        f"genbench writes {SPEC_VERSION}): their numbers are in protocol groups of their own, never "
+        "averaged with current runs, and `genbench run` trains them again.\n\n"
+        if older
+        else ""
+    )
     return (
-        f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
+        note + f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
         f"sorted by {primary or 'nothing'} within each dataset)\n\n"
         + shown.to_markdown(index=False, floatfmt=".4g")
         + "\n\n"
