@@ -6,7 +6,10 @@ nothing; plugin sources and metric parameters (defaults too) are part of the run
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -194,3 +197,33 @@ def test_a_typo_in_a_metric_parameter_names_file_key_and_line(tmp_path):
         r"plug.yaml:8: metrics\[1\]\.powr: unknown key \(did you mean 'power'\?\)", str(info.value)
     )
     assert json.dumps(str(info.value))  # one paragraph
+
+
+def test_an_installed_entry_point_plugin_is_known_to_list_validate_and_run(tmp_path):
+    site = tmp_path / "site"  # an installed distribution: a module and its dist-info
+    (site / "gb_installed-0.1.dist-info").mkdir(parents=True)
+    (site / "gb_installed-0.1.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: gb-installed\nVersion: 0.1\n"
+    )
+    (site / "gb_installed-0.1.dist-info" / "entry_points.txt").write_text(
+        "[genbench.plugins]\nmine = gb_installed\n"
+    )
+    (site / "gb_installed.py").write_text(plugin_files.MODEL.replace('"tiny_lsgan"', '"installed_lsgan"'))
+    suite = plugin_files.suite("[]").replace("tiny_lsgan", "installed_lsgan").replace(", {name: line}", "")
+    (tmp_path / "s.yaml").write_text(suite.replace(", {name: spread, power: 1.0}", ""))
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+
+    def cli(*args):
+        cmd = [sys.executable, "-m", "genbench.cli", *args]
+        return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    listing = cli("list")
+    assert listing.returncode == 0 and "installed_lsgan: least-squares GAN" in listing.stdout, listing.stderr
+    proc = cli("run", "s.yaml", "--serial")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    board = pd.read_csv(tmp_path / "results" / "plug" / "leaderboard.csv")
+    assert set(board["model"]) == {"gan", "installed_lsgan"} and set(board["status"]) == {"ok"}
+    spec = store.read_json(tmp_path / "results" / "plug" / "runs" / board["run_id"][0] / "spec.json")
+    (plugin,) = spec["plugins"]
+    assert plugin["module"] == "gb_installed" and plugin["file"] is None  # installed: not shipped
