@@ -173,24 +173,38 @@ def load_for_suite_file(path: Path) -> list[Plugin]:
 def ensure(plugins: list[Plugin]) -> None:
     """Import, in a worker, every plugin of a run that this process has not imported yet (by
     module name: a shipped file lies on the import path that Ray's runtime_env gives the worker;
-    where it does not, as in a later process on the driver's machine, from the recorded file)."""
+    where it does not, as in a later process on the driver's machine, from the recorded file),
+    and check that each has the source the run was defined with."""
     load_builtins()
     for plugin in plugins:
-        if plugin.module in sys.modules:
-            continue
-        if importlib.util.find_spec(plugin.module) is not None:
+        module = sys.modules.get(plugin.module)
+        if module is None and importlib.util.find_spec(plugin.module) is not None:
             module = importlib.import_module(plugin.module)
-        elif plugin.file and Path(plugin.file).is_file():
+        elif module is None and plugin.file and Path(plugin.file).is_file():
             load_file(Path(plugin.file))
             module = sys.modules[plugin.module]
-        else:
+        elif module is None:
             raise ImportError(f"plugin {plugin.module!r} cannot be imported here (its file: {plugin.file})")
-        found = _sha256(_sources(getattr(module, "__file__", None)))
+        found = _imported_sha(plugin.module, module)
         if found != plugin.sha256:  # another version of it: its numbers would not be the run's
             raise ImportError(
                 f"plugin {plugin.module!r} imported from {module.__file__} is not the source the run was "
-                f"defined with (sha256 {found[:12]}, expected {plugin.sha256[:12]})"
+                f"defined with (sha256 {found[:12]}, expected {plugin.sha256[:12]}); a Ray job ships "
+                "the plugin files of when it started: after editing a plugin in a long-lived Python "
+                "session, call ray.shutdown() before running again"
             )
+
+
+def _imported_sha(name: str, module) -> str:
+    """The sha256 of the source a module was imported from (read when it was first seen here)."""
+    if name in _LOADED:
+        return _LOADED[name][0]
+    if name not in _SEEN:
+        _SEEN[name] = _sha256(_sources(getattr(module, "__file__", None)))
+    return _SEEN[name]
+
+
+_SEEN: dict[str, str] = {}  # modules imported by `ensure` -> the sha256 of their source then
 
 
 def ray_py_modules(plugins: list[Plugin]) -> list[str]:

@@ -227,3 +227,14 @@ def test_an_installed_entry_point_plugin_is_known_to_list_validate_and_run(tmp_p
     spec = store.read_json(tmp_path / "results" / "plug" / "runs" / board["run_id"][0] / "spec.json")
     (plugin,) = spec["plugins"]
     assert plugin["module"] == "gb_installed" and plugin["file"] is None  # installed: not shipped
+
+
+def test_a_worker_refuses_a_plugin_whose_source_is_not_the_runs(tmp_path):
+    path = tmp_path / "gb_refused.py"
+    path.write_text("VALUE = 1\n")
+    plugin = plugins.load_file(path)
+    plugins.ensure([plugin])  # the source the run was defined with: fine
+    path.write_text("VALUE = 2\n")  # edited after this process imported it
+    edited = plugins.Plugin(module=plugin.module, sha256=plugins._sha256([path]), file=str(path))
+    with pytest.raises(ImportError, match="is not the source the run was defined with"):
+        plugins.ensure([edited])
