@@ -64,6 +64,9 @@ def test_run_writes_the_report_files(suite):
     for heading in ["Settings and protocol", "Leaderboard", "Significance", "Stability", "Anytime curves"]:
         assert f"## {heading}" in md
     assert "Diagnostics" in md and "Final samples" in md
+    assert re.search(
+        r"\| *train\.grad_norm_g *\| *generator gradient norm ‖∇G‖ *\| *13\.42 *\|", md
+    )  # gan's entry
     tex = (suite / "tables.tex").read_text()
     assert tex.count("\\toprule") == tex.count("\\bottomrule") >= 4 and "\\midrule" in tex
 
