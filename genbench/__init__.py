@@ -7,37 +7,39 @@ The public API (genbench.api) is imported on first use, so `import genbench` sta
 
 from __future__ import annotations
 
-import importlib
-
 __version__ = "0.1.0"
 
-_LAZY = {
-    "GenerativeModel": "genbench.models.base",
-    "Diagnostic": "genbench.registry",
-    "Modes": "genbench.registry",
-    "NoParams": "genbench.registry",
-    "PrepareError": "genbench.registry",
-    "SuiteError": "genbench.suite_yaml",
-    **{
-        name: "genbench.api"
-        for name in (
-            "LoadedRun",
-            "load_results",
-            "load_run",
-            "load_trajectories",
-            "register_dataset",
-            "register_metric",
-            "register_model",
-            "run_suite",
-        )
-    },
-}
-__all__ = ["__version__", *sorted(_LAZY)]
+_API = (
+    "LoadedRun",
+    "load_results",
+    "load_run",
+    "load_trajectories",
+    "register_dataset",
+    "register_metric",
+    "register_model",
+    "run_suite",
+)
+_REGISTRY = ("Diagnostic", "Modes", "NoParams", "PrepareError")
+__all__ = ["GenerativeModel", "SuiteError", "__version__", *_API, *_REGISTRY]
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _API:
+        from genbench import api
+
+        return getattr(api, name)
+    if name in _REGISTRY:
+        from genbench import registry
+
+        return getattr(registry, name)
+    if name == "GenerativeModel":
+        from genbench.models.base import GenerativeModel
+
+        return GenerativeModel
+    if name == "SuiteError":
+        from genbench.suite_yaml import SuiteError
+
+        return SuiteError
     raise AttributeError(f"module 'genbench' has no attribute {name!r}")
 
 
