@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from genbench.run_suite import run_suite
+    from genbench.suite_run import run_suite
 
     return run_suite(
         Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers
@@ -41,7 +41,12 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
     from genbench.describe import describe_registries
+    from genbench.plugins import entry_point_plugins, load_for_suite_file
 
+    if args.suite:  # the suite's plugins (and the installed ones) join the listing
+        load_for_suite_file(Path(args.suite))
+    else:
+        entry_point_plugins()
     console.print(describe_registries(), highlight=False, markup=False, soft_wrap=True)
     return 0
 
@@ -132,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("suite")
     validate.set_defaults(fn=_cmd_validate)
     listing = sub.add_parser("list", help="show the models, datasets and metrics, with defaults")
+    listing.add_argument("--suite", default=None, help="also the plugins this suite file names")
     listing.set_defaults(fn=_cmd_list)
     board = sub.add_parser("leaderboard", help="rebuild and print a suite's leaderboard")
     board.add_argument("results_dir", help="a suite's results directory, e.g. results/quickstart")

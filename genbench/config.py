@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -21,13 +20,15 @@ from pydantic import (
     model_validator,
 )
 
+from genbench import plugins as plugin_loader
 from genbench import search
+from genbench.plugins import Plugin
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
-from genbench.suite_yaml import SuiteError, read_suite_yaml
+from genbench.suite_yaml import SuiteError, SuiteErrors, read_suite_yaml
 
 __all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
 
-SPEC_VERSION = 1  # bump when a change alters what a run id's numbers mean
+SPEC_VERSION = 2  # bump when a change alters what a run id's numbers mean (1: defaults left out)
 MAX_RUNS = 10_000  # runs of one suite; lists of hyper-parameters multiply
 
 
@@ -63,7 +64,7 @@ class EvalSettings(_Strict):
 
     every: int | None = Field(None, gt=0)
     samples: int = Field(2500, gt=0)
-    # feature and likelihood metrics (genbench.metrics); left out of the run id while at their defaults
+    # feature and likelihood metrics (genbench.metrics)
     feature_extractor: str = Field("auto", pattern=r"^(auto|inception|mnist_classifier)$")
     feature_extractor_weights_path: str | None = None
     real_samples: int | None = Field(None, gt=0)  # test images for reference features (None: all)
@@ -97,9 +98,15 @@ class Suite(_Strict):
     vectorize_seeds: StrictBool | Annotated[StrictInt, Field(ge=2)] = False
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
-    metrics: list[str] = Field(min_length=1)
+    metrics: list[str | dict[str, Any]] = Field(min_length=1)  # names, or {name: ..., parameter: value}
     search: dict[str, Any] | None = None  # a random search for every model entry (genbench.search)
     reference: list[Any] = []  # published numbers to compare with (genbench.reference)
+    plugins: list[str] = []  # .py files (relative to the suite file) or module names (genbench.plugins)
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The names of the suite's metrics, in suite order."""
+        return [m if isinstance(m, str) else str(m.get("name")) for m in self.metrics]
 
     @field_validator("seeds")
     @classmethod
@@ -130,71 +137,31 @@ class RunSpec(_Strict):
     checkpoint: CheckpointSettings = CheckpointSettings()
     vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
     search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.search)
+    metric_params: dict[str, dict[str, Any]] = {}  # every metric's resolved parameters, defaults too
+    plugins: list[Plugin] = []  # the suite's plugins (module, source sha256, file)
+
+    def id_payload(self) -> dict[str, Any]:
+        """What the run id hashes: the fully resolved spec (every hyper-parameter, data set
+        parameter, evaluation setting and metric parameter, defaults included), the plugins'
+        modules and source hashes, and SPEC_VERSION; not the suite's name, resources, checkpoint
+        settings, vectorize_seeds, where the data files are or where the plugin files are."""
+        keys = {"model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"}
+        payload = self.model_dump(mode="json", include=keys | {"metric_params"})
+        payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
+        payload["plugins"] = sorted([p.module, p.sha256] for p in self.plugins)
+        payload["spec_version"] = SPEC_VERSION
+        return payload
 
     @property
     def run_id(self) -> str:
-        """Stable hash of everything that determines the run's numbers (not suite, resources, checkpoint)."""
-        keys = ["model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"]
-        payload = self.model_dump(mode="json", include=set(keys))
-        payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
-        defaults = EvalSettings().model_dump(mode="json")
-        for key in set(defaults) - {"every", "samples"}:  # ids of runs from before these keys stay
-            if payload["eval"][key] == defaults[key]:
-                del payload["eval"][key]
-        payload["spec_version"] = SPEC_VERSION
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        """Stable hash of everything that determines the run's numbers (`id_payload`)."""
+        text = json.dumps(self.id_payload(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def label(self) -> str:
         """Model and variant, e.g. 'gan loss=minimax'."""
         return f"{self.model} {self.variant}".strip()
-
-
-def _known_keys(schema: type[BaseModel], loc: tuple) -> list[str]:
-    """The keys the schema accepts at the mapping that holds `loc`'s last key."""
-    for part in loc[:-1]:
-        field = schema.model_fields.get(part) if isinstance(part, str) else None
-        inner = field.annotation if field else None
-        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
-            return []
-        schema = inner
-    return list(schema.model_fields)
-
-
-class _Errors:
-    """Collects problems with their key paths, then raises one SuiteError naming file and lines."""
-
-    def __init__(self, path: Path, lines: dict[tuple, int]) -> None:
-        self.path, self.lines, self.items = path, lines, []
-
-    def add(self, loc: tuple, message: str) -> None:
-        self.items.append((tuple(loc), message))
-
-    def add_validation(self, prefix: tuple, err: ValidationError, schema: type[BaseModel]) -> None:
-        for e in err.errors():
-            loc = (*prefix, *e["loc"])
-            msg = e["msg"].removeprefix("Value error, ")
-            if e["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(str(loc[-1]), _known_keys(schema, e["loc"]), n=1)
-                msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
-            self.add(loc, msg)
-
-    def line_of(self, loc: tuple) -> int | None:
-        while loc not in self.lines and loc:
-            loc = loc[:-1]
-        return self.lines.get(loc)
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        parts = []
-        for loc, msg in self.items:
-            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
-            line = self.line_of(loc)
-            where = f"{self.path}:{line}" if line else str(self.path)
-            parts.append(f"{where}: {key or '(top level)'}: {msg}")
-        raise SuiteError("invalid suite file; " + "; ".join(parts))
 
 
 def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -208,7 +175,7 @@ def _variant_label(given: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in given.items() if k != "data_dir")
 
 
-def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: _Errors):
+def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: SuiteErrors):
     """Validate each entry of `section` against its family's schema; return resolved variants."""
     resolved = []
     for i, entry in enumerate(entries):
@@ -241,31 +208,35 @@ def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: 
     return resolved
 
 
-def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
-    """Read and validate a suite file; return it, its runs, and notes (e.g. skipped metrics)."""
+def load_suite(
+    source: str | Path | dict[str, Any], base: Path | None = None
+) -> tuple[Suite, list[RunSpec], list[str]]:
+    """Read and validate a suite file (or a dict in the suite schema, whose relative paths are
+    taken from `base`, default the working directory); return it, its runs, and notes (e.g.
+    skipped metrics). Imports the suite's plugins first. Raises SuiteError."""
     load_builtins()
-    path = Path(path)
-    raw, lines = read_suite_yaml(path)
-    errors = _Errors(path, lines)
+    if isinstance(source, dict):
+        path, raw, lines = Path("<suite dict>"), source, {}
+        base = Path(base or ".").resolve()
+    else:
+        path = Path(source)
+        raw, lines = read_suite_yaml(path)
+        base = path.parent.resolve()
+    errors = SuiteErrors(path, lines)
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
         errors.add_validation((), exc, Suite)
         errors.raise_if_any()
-    entries = [_with_data_dir(e, suite.data_dir, path.parent.resolve()) for e in suite.datasets]
+    plugins = _load_plugins(suite, base, errors)
+    entries = [_with_data_dir(e, suite.data_dir, base) for e in suite.datasets]
     datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors)
     trials: dict[tuple, dict] = {}
     if search.searched(suite):
         models, trials = search.resolve_models(suite, errors)
     else:
         models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
-    for i, metric in enumerate(suite.metrics):
-        if metric in suite.metrics[:i]:
-            errors.add(("metrics", i), f"metric {metric!r} is listed twice")
-        elif metric not in METRICS:
-            errors.add(
-                ("metrics", i), str(UnknownName(f"unknown metric {metric!r}; known: " + ", ".join(METRICS)))
-            )
+    metric_params = _resolve_metrics(suite, errors)
     n_runs = len(models) * len(datasets) * len(suite.seeds)
     if n_runs > MAX_RUNS:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
@@ -273,23 +244,64 @@ def load_suite(path: str | Path) -> tuple[Suite, list[RunSpec], list[str]]:
         _check_vectorizable(suite, models, errors)
     from genbench.reference import check_reference  # it reads the store, which imports this module
 
-    check_reference(suite.reference, suite.metrics, models, datasets, errors)
+    check_reference(suite.reference, suite.metric_names, models, datasets, errors)
     errors.raise_if_any()
-    specs, notes = _runs(suite, datasets, models)
+    specs, notes = _runs(suite, datasets, models, metric_params, plugins)
     specs = search.annotate(specs, trials)
     _check_metrics(specs, path)
     return suite, specs, notes
 
 
-def _check_vectorizable(suite: Suite, models, errors: _Errors) -> None:
+def _load_plugins(suite: Suite, base: Path, errors: SuiteErrors) -> list[Plugin]:
+    """Import the entry-point plugins and the suite's `plugins:`; the first failure is raised
+    (the names the suite uses may be the plugin's)."""
+    try:
+        found = plugin_loader.entry_point_plugins()
+    except SuiteError as exc:
+        errors.add(("plugins",), f"entry point group {plugin_loader.ENTRY_POINT_GROUP!r}: {exc}")
+        errors.raise_if_any()
+    for i, entry in enumerate(suite.plugins):
+        try:
+            found.append(plugin_loader.load_entry(entry, base))
+        except SuiteError as exc:
+            errors.add(("plugins", i), str(exc))
+            errors.raise_if_any()
+    return list({p.module: p for p in found}.values())
+
+
+def _resolve_metrics(suite: Suite, errors: SuiteErrors) -> dict[str, dict[str, Any]]:
+    """Each metric's parameters validated by its schema, defaults filled in, by name."""
+    resolved: dict[str, dict[str, Any]] = {}
+    for i, metric in enumerate(suite.metrics):
+        params = {} if isinstance(metric, str) else dict(metric)
+        name = metric if isinstance(metric, str) else params.pop("name", None)
+        if not isinstance(name, str):
+            errors.add(("metrics", i), "each metric given as a mapping needs a 'name'")
+        elif name in resolved:
+            errors.add(("metrics", i), f"metric {name!r} is listed twice")
+        elif name not in METRICS:
+            errors.add(
+                ("metrics", i), str(UnknownName(f"unknown metric {name!r}; known: " + ", ".join(METRICS)))
+            )
+        else:
+            schema = METRICS.get(name).params
+            try:
+                resolved[name] = schema(**params).model_dump(mode="json")
+            except ValidationError as exc:
+                errors.add_validation(("metrics", i), exc, schema)
+    return resolved
+
+
+def _check_vectorizable(suite: Suite, models, errors: SuiteErrors) -> None:
     """Seeds trained together need a steps budget (under a seconds budget they would not get the
-    time of a run alone) and networks made of linear layers only (MLPs: models/vectorize.py)."""
+    time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
+    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
     if suite.budget.steps is None:
         errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
     for name, hparams, variant in models:
         family = MODELS.get(name)
-        if "seed_batch" not in family.abilities or hparams.get("arch", "mlp") != "mlp":
-            problem = "only MLP networks can (gan, wgan, vae with arch: mlp)"
+        if "seed_batch" not in family.abilities:  # the family's entry says what it can
+            problem = "only MLP networks can, and this family does not batch its networks over seeds"
         else:
             problem = family.seed_batch_problem(hparams) if family.seed_batch_problem else None
         if problem:
@@ -332,14 +344,14 @@ def _group_size(suite: Suite) -> int:
     return int(suite.vectorize_seeds)  # False: 0
 
 
-def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:
+def _runs(suite: Suite, datasets, models, metric_params, plugins) -> tuple[list[RunSpec], list[str]]:
     runs: dict[str, RunSpec] = {}
     notes: list[str] = []
     for (model, hparams, variant), (dataset, dparams, dvariant), seed in itertools.product(
         models, datasets, suite.seeds
     ):
         metrics = []
-        for metric in suite.metrics:
+        for metric in suite.metric_names:
             if METRICS.get(metric).applies_to(MODELS.get(model), DATASETS.get(dataset)):
                 metrics.append(metric)
             else:
@@ -367,6 +379,8 @@ def _runs(suite: Suite, datasets, models) -> tuple[list[RunSpec], list[str]]:
             resources=suite.resources,
             checkpoint=suite.checkpoint,
             vectorize_seeds=_group_size(suite),
+            metric_params={m: metric_params[m] for m in metrics},
+            plugins=plugins,
         )
         runs.setdefault(spec.run_id, spec)
     return list(runs.values()), notes

@@ -24,12 +24,12 @@ def describe_registries() -> str:
     out.append("models:")
     for name, entry in MODELS.items():
         source = (entry.hparams.__doc__ or "").strip()
-        out += [f"  {name}: {entry.doc}", f"    {source}", *_fields(entry.hparams)]
+        out += [f"  {name}: {entry.doc}", *([f"    {source}"] if source else []), *_fields(entry.hparams)]
     out.append("metrics:")
     for name, entry in METRICS.items():
         outputs = ", ".join(
             f"{k} ({'higher' if d == 'max' else 'lower'} is better)" for k, d in entry.outputs.items()
         )
         needs = f"; needs a model with {entry.needs}" if entry.needs else ""
-        out += [f"  {name}: {entry.doc}{needs}", f"      outputs: {outputs}"]
+        out += [f"  {name}: {entry.doc}{needs}", f"      outputs: {outputs}", *_fields(entry.params)]
     return "\n".join(out)

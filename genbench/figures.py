@@ -14,14 +14,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-# trajectory columns plotted as diagnostics: title, and whether a log scale shows them best
-DIAGNOSTICS = {
-    "train.grad_norm_g": ("generator gradient norm ‖∇G‖ (13.42)", True),
-    "train.d_fake": ("mean D(G(z))", False),
-    "train.d_real": ("mean D(x)", False),
-    "train.w_estimate": ("critic estimate E f(x) − E f(G(z)) (13.55)", False),
-    "train.clip_frac": ("fraction of critic weights at ±c", False),
-}
 GRID_POINTS = 60  # resolution of the common seconds axis the runs are interpolated onto
 DPI = 72  # small PNGs: the report embeds them and results/reference commits them
 
@@ -112,11 +104,12 @@ def anytime_png(traj: pd.DataFrame, metric: str, arrow: str = "") -> bytes | Non
     return _png(fig)
 
 
-def diagnostics_png(traj: pd.DataFrame, dataset: str) -> bytes | None:
-    """The chapter's training diagnostics against steps for one dataset (one panel each), median
-    and IQR over seeds per variant; None when no run logged any."""
+def diagnostics_png(traj: pd.DataFrame, dataset: str, diagnostics: dict[str, dict]) -> bytes | None:
+    """The training diagnostics the model families declare (`diagnostics`: trajectory column ->
+    title, equation, log; the suite manifest's) against steps for one dataset, one panel each,
+    median and IQR over seeds per variant; None when no run logged any."""
     part = traj[traj["dataset"] == dataset]
-    present = [c for c in DIAGNOSTICS if c in part and part[c].notna().any()]
+    present = [c for c in diagnostics if c in part and part[c].notna().any()]
     if not present:
         return None
     cols = min(3, len(present))
@@ -125,8 +118,9 @@ def diagnostics_png(traj: pd.DataFrame, dataset: str) -> bytes | None:
     for ax in axes.flat[len(present) :]:
         ax.axis("off")
     for ax, column in zip(axes.flat, present, strict=False):
-        title, log = DIAGNOSTICS[column]
-        _draw(ax, part, column, "step", log=log)
+        d = diagnostics[column]
+        title = f"{d['title']} ({d['equation']})" if d.get("equation") else d["title"]
+        _draw(ax, part, column, "step", log=d.get("log", False))
         ax.set_title(f"{dataset}: {title}", fontsize=8)
         ax.set_xlabel("steps (mean since the previous evaluation)", fontsize=7)
         ax.tick_params(labelsize=7)

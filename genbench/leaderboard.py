@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench.config import SPEC_VERSION
 from genbench.reference import write_published
 from genbench.result import RunResult, Status
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
@@ -19,9 +20,10 @@ GROUP = ["model", "variant", "dataset", "protocol"]
 PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench")
 
 
-def protocol_id(protocol: dict) -> str:
-    """Short hash of what makes two numbers comparable (evaluation data, sample count, code)."""
-    same = {k: protocol.get(k) for k in PROTOCOL_KEYS}
+def protocol_id(protocol: dict, spec_version: int = SPEC_VERSION) -> str:
+    """Short hash of what makes two numbers comparable (evaluation data, sample count, code, and
+    the spec format of the run: numbers stored under an older one are never averaged with these)."""
+    same = {k: protocol.get(k) for k in PROTOCOL_KEYS} | {"spec_version": spec_version}
     return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -42,8 +44,12 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "status": result.status.value,
             "steps": result.steps if run["result"] else None,
             "seconds": result.train_seconds if run["result"] else None,
-            "protocol": protocol_id(result.protocol) if result.protocol is not None else None,
+            # runs of an older spec format (leaderboard --all) get protocol groups of their own
+            "protocol": protocol_id(result.protocol, result.spec_version)
+            if result.protocol is not None
+            else None,
         }
+        row["spec_version"] = result.spec_version if run["result"] else SPEC_VERSION
         row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
         row.update(result.metrics)
         row["error"] = result.error
@@ -51,7 +57,10 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     table = pd.DataFrame(rows)
     metric_cols = [c for c in directions if c in table.columns]
     hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
-    order = RUN_COLUMNS + ["protocol"] + metric_cols + hp_cols + ["error"]
+    older = "spec_version" in table and (table["spec_version"] != SPEC_VERSION).any()
+    order = (
+        RUN_COLUMNS + ["protocol"] + (["spec_version"] if older else []) + metric_cols + hp_cols + ["error"]
+    )
     return table[[c for c in order if c in table.columns]], directions
 
 
@@ -150,8 +159,16 @@ def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, s
         shown[f"{m} {arrow}"] = [_pm(*v) for v in zip(*cols, strict=True)]
     per_run = table.drop(columns=[c for c in table.columns if c.startswith("hp.")])
     per_run = per_run.drop(columns=["error"]) if per_run["error"].isna().all() else per_run
+    older = int((table["spec_version"] != SPEC_VERSION).sum()) if "spec_version" in table else 0
+    note = (
+        f"Note: {older} runs were stored under an older spec format (column spec_version; this "
+        f"genbench writes {SPEC_VERSION}): their numbers are in protocol groups of their own, never "
+        "averaged with current runs, and `genbench run` trains them again.\n\n"
+        if older
+        else ""
+    )
     return (
-        f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
+        note + f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
         f"sorted by {primary or 'nothing'} within each dataset)\n\n"
         + shown.to_markdown(index=False, floatfmt=".4g")
         + "\n\n"

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from genbench import runner, store
+from genbench import plugins, runner, store
 from genbench.config import Resources, RunSpec, Suite
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
@@ -99,39 +98,29 @@ def check_data(specs: list[RunSpec]) -> dict[str, object]:
 
 
 def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
-    """Train (or load) the MNIST classifier once, on the driver, for the runs whose metrics use it
-    (feature metrics on `mnist_classifier` features, mnist_modes, stacked_modes), and compute the
-    reference features and k-NN radii of their real test images: workers then read them from
-    $GENBENCH_CACHE instead of each training the classifier on its first evaluation."""
-    from genbench.data.images import DataMissing
-    from genbench.metrics import classifier, fidelity
-    from genbench.metrics.feature_choice import extractor_name
+    """Run the `prepare` step of every metric entry that has one, once, on the driver, with the
+    runs that use the metric (e.g. the MNIST classifier and reference features: workers then read
+    them from $GENBENCH_CACHE instead of each training the classifier on its first evaluation)."""
+    from genbench.registry import DATASETS, METRICS, PrepareError
 
-    done: set[str] = set()
+    def dataset_of(spec: RunSpec):
+        key = _data_key(spec)
+        if key not in datasets:  # a toy: cheap to build
+            entry = DATASETS.get(spec.dataset)
+            datasets[key] = entry.build(entry.params(**spec.dataset_params))
+        return datasets[key]
+
+    runs: dict = {}  # prepare function -> the runs whose metrics have it, in order, once each
     for spec in specs:
-        metrics = set(spec.metrics)
-        features = metrics & set(fidelity.FEATURE_METRICS)
-        on_classifier = extractor_name(spec.dataset, spec.eval.feature_extractor) == "mnist_classifier"
-        if not ((features and on_classifier) or metrics & {"mnist_modes", "stacked_modes"}):
-            continue
-        key = json.dumps([_data_key(spec), spec.eval.model_dump(mode="json"), sorted(metrics)])
-        if key in done:
-            continue
-        done.add(key)
-        dataset, data_dir = datasets[_data_key(spec)], spec.dataset_params.get("data_dir")
+        for name in spec.metrics:
+            prepare = METRICS.get(name).prepare
+            if prepare is not None and spec not in runs.setdefault(prepare, []):
+                runs[prepare].append(spec)
+    for prepare, specs_of in runs.items():
         try:
-            if not classifier.is_cached(dataset, data_dir):
-                print(
-                    "training the MNIST classifier once for the suite's metrics (a few minutes on a CPU; "
-                    f"cached in {classifier.cache_dir()}; `genbench prepare mnist` does it ahead)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            classifier.classifier_for(dataset, data_dir)
-            if features and on_classifier:
-                fidelity.prepare_reference(dataset, spec.eval, features, data_dir)
-        except DataMissing as exc:
-            raise PreflightError(f"the MNIST classifier needs MNIST: {exc}") from None
+            prepare(specs_of, dataset_of)
+        except PrepareError as exc:
+            raise PreflightError(str(exc)) from None
 
 
 def preflight(
@@ -155,7 +144,8 @@ def preflight(
     if serial or not todo:
         return {**timing, "preflight_s": time.perf_counter() - started}
     try:
-        timing["ray_start_s"] = runner.start_ray(address)
+        files = plugins.ray_py_modules([p for spec in specs for p in spec.plugins])
+        timing["ray_start_s"] = runner.start_ray(address, files)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None

@@ -73,7 +73,7 @@ def _tokens(label: str) -> tuple[str, ...]:
 
 
 def check_reference(rows: list, metrics: list[str], models: list, datasets: list, errors) -> None:
-    """Validate the suite's `reference:` rows into `errors` (config._Errors): the schema, and that
+    """Validate the suite's `reference:` rows into `errors` (suite_yaml.SuiteErrors): the schema, and that
     each names a model variant, a dataset variant and a metric output of the suite."""
     outputs = {o for m in metrics if m in METRICS for o in METRICS.get(m).outputs}
     model_keys = {(name, _tokens(variant)): variant for name, _, variant in models}

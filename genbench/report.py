@@ -179,7 +179,8 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     rep.add(
         "p",
         "Per finished run (ok or diverged), then aggregated: diverged % (NaN/inf loss or parameters), "
-        "collapsed % of the ok runs (toys: fewer than half of the modes captured at the end), "
+        "collapsed % of the ok runs (fewer than half of the modes captured at the end, counted by "
+        "the output its data set declares: toys `modes`, MNIST `classes`, stacked MNIST `stacked_modes`), "
         f"oscillation (median over runs of the std of {primary} over the last 25% of evaluations), best "
         f"gap (median of best minus final {primary}), reached % and median steps and training seconds "
         f"to the target ({'modes ≥ half the modes' if primary == 'modes' and target is None else target}) "
@@ -199,13 +200,21 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         rep.add("h", 2, "Diagnostics (section 13.3.5)")
         rep.add(
             "p",
-            "Mean of each training step's value since the previous evaluation. With the minimax loss "
-            "(13.34) a winning discriminator drives D(G(z)) → 0 and the generator's gradient vanishes "
-            "(13.42); the non-saturating loss (13.33) keeps it. W-GAN: the critic's estimate of the "
-            "Wasserstein distance (13.55) and the fraction of critic weights at the clipping bound.",
+            "Mean of each training step's value since the previous evaluation, for the diagnostics the "
+            "suite's model families declare (below). With the minimax loss (13.34) a winning "
+            "discriminator drives D(G(z)) → 0 and the generator's gradient vanishes (13.42); the "
+            "non-saturating loss (13.33) keeps it.",
         )
+        declared = read_manifest(suite_path).get("diagnostics", {})  # the families' registry entries
+        logged = [c for c in declared if c in traj and traj[c].notna().any()]
+        if logged:
+            rows = [(c, declared[c]["title"], declared[c].get("equation") or "–") for c in logged]
+            rep.add(
+                "table", "Diagnostics logged", pd.DataFrame(rows, columns=["column", "shows", "equation"])
+            )
         for dataset in dict.fromkeys(traj["dataset"]):
-            rep.image(f"diagnostics_{_slug(dataset)}.png", figures.diagnostics_png(traj, dataset), dataset)
+            png = figures.diagnostics_png(traj, dataset, declared)
+            rep.image(f"diagnostics_{_slug(dataset)}.png", png, dataset)
     add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
     rep.add("h", 2, "Final samples")
     rep.add("p", f"Per variant, the run whose final {primary} is the median over its seeds.")

@@ -48,6 +48,7 @@ class RunResult:
     checkpoints: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0  # workers lost on the way (the driver's count)
     vectorized: dict[str, Any] | None = None  # seeds trained together: the group and its losses
+    spec_version: int = 1  # the spec format the run was stored under (1: before formats were numbered)
     trajectory: list[dict] = field(default_factory=list)
     samples: Any = None  # toy runs: the final evaluation's samples (numpy), for the scatter plot
     pictures: dict[str, Any] = field(default_factory=dict)  # image runs: grids, VAE figures

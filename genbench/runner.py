@@ -74,7 +74,15 @@ class RunWorker:
             return [failed.replace() for _ in specs]
 
     def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[RunResult]:
-        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group."""
+        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group; the
+        job's plugins are imported first (a plugin that fails here fails the job's runs)."""
+        from genbench.plugins import ensure
+
+        try:
+            ensure(job[0].plugins)
+        except Exception as exc:
+            failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            return [failed.replace() for _ in job]
         if len(job) == 1:
             return [self.run(job[0], checkpoint_path)]
         return self.run_group(list(job))
@@ -134,11 +142,14 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
     return [tuple(job) for job in out]
 
 
-def start_ray(address: str | None) -> float:
+def start_ray(address: str | None, py_modules: list[str] | None = None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
     machine (with an authentication token of its own, kept in the environment, never on disk); the
-    dashboard stays off and worker output stays out of the progress display. Returns the seconds
-    it took (0 when this process is already connected)."""
+    dashboard stays off and worker output stays out of the progress display.
+    `py_modules` (plugin files) are shipped to every worker of the job: Ray uploads them and puts
+    each worker's copy on its import path (a job-level runtime_env, the only level at which Ray
+    takes local paths). Returns the seconds it took (0 when this process is already connected:
+    then workers import plugin files from their recorded paths, which only this machine has)."""
     import ray
 
     if ray.is_initialized():
@@ -150,6 +161,7 @@ def start_ray(address: str | None) -> float:
         # otherwise write one to ~/.ray/auth_token, outside anything genbench owns
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     ray.init(
+        runtime_env={"py_modules": py_modules} if py_modules else None,
         address=address or "local",  # never join another cluster on this machine by accident
         include_dashboard=False if address is None else None,
         log_to_driver=False,

@@ -130,30 +130,42 @@ def tied_ranks(
 
 
 def n_modes_of(spec: dict, result: RunResult | None, trajectory: list[dict]) -> float:
-    """Modes of a run's toy data set: from its stored mode counts, else its dataset parameters."""
+    """Modes of a run's data set: what its registry entry declared (stored in spec.json as
+    `dataset_info`), else the length of its stored mode counts (runs stored before entries declared
+    their modes); NaN if it has none."""
+    info = spec.get("dataset_info") or {}
+    if info.get("n_modes"):
+        return float(info["n_modes"])
     for counts in [(result.extras if result else {}).get("mode_counts")] + [
         row.get("mode_counts") for row in trajectory
     ]:
         if isinstance(counts, list) and counts:
             return float(len(counts))
-    params = spec.get("dataset_params", {})
-    if "n_modes" in params:
-        return float(params["n_modes"])
-    if "side" in params:
-        return float(params["side"] ** 2)
     return math.nan
 
 
+def collapse_rule(spec: dict, result: RunResult | None, trajectory: list[dict]) -> dict:
+    """A run's number of modes and collapse rule ({output, below}: collapsed when the final value
+    of that metric output is below), as its data set's registry entry declared them; for runs
+    stored before entries declared them, fewer than half of the mode counts' modes on `modes`."""
+    n = n_modes_of(spec, result, trajectory)
+    info = spec.get("dataset_info")
+    if info is not None:
+        return {"n_modes": n, "collapse": info.get("collapse")}
+    return {"n_modes": n, "collapse": {"output": "modes", "below": n / 2} if np.isfinite(n) else None}
+
+
 def is_collapsed(final_modes: float, n_modes: float) -> float:
-    """Toy collapse: fewer than half of the modes captured at the end (1.0 / 0.0; NaN if unknown)."""
+    """Collapse: fewer than half of the modes captured at the end (1.0 / 0.0; NaN if unknown)."""
     if not (np.isfinite(final_modes) and np.isfinite(n_modes)):
         return math.nan
     return float(final_modes < n_modes / 2)
 
 
-def default_target(metric: str, n_modes: float) -> float:
-    """The target a suite gets when it sets none: half of the modes for `modes`, else none (NaN)."""
-    return n_modes / 2 if metric == "modes" else math.nan
+def default_target(metric: str, collapse: dict | None) -> float:
+    """The target a suite gets when it sets none: the collapse threshold on the output the data
+    set's collapse rule counts (half of the modes for `modes` on the toys), else none (NaN)."""
+    return float(collapse["below"]) if collapse and collapse["output"] == metric else math.nan
 
 
 def oscillation(values: Sequence[float], last: float = LAST_FRACTION) -> float:
@@ -189,15 +201,23 @@ def run_indicators(
     direction: str,
     n_modes: float = math.nan,
     target: float | None = None,
+    collapse: dict | None = None,
 ) -> dict[str, float]:
-    """Stability indicators of one run from its status and trajectory `rows` (in step order)."""
+    """Stability indicators of one run from its status and trajectory `rows` (in step order);
+    `collapse` ({output, below}) is the data set's rule (default: half of `n_modes` on `modes`)."""
+    if collapse is None and np.isfinite(n_modes):
+        collapse = {"output": "modes", "below": n_modes / 2}
     values = [r.get(metric) for r in rows if r.get(metric) is not None]
     final = values[-1] if values and status == "ok" else math.nan
-    target = default_target(metric, n_modes) if target is None else target
+    counted = (
+        [r.get(collapse["output"]) for r in rows if r.get(collapse["output"]) is not None] if collapse else []
+    )
+    collapsed = float(counted[-1] < collapse["below"]) if counted and status == "ok" else math.nan
+    target = default_target(metric, collapse) if target is None else target
     steps, seconds = time_to_target(rows, metric, direction, target)
     return {
         "diverged": float(status == "diverged"),
-        "collapsed": is_collapsed(final, n_modes) if metric == "modes" and status == "ok" else math.nan,
+        "collapsed": collapsed,
         "final": final,
         "oscillation": oscillation(values),
         "best_gap": best_gap(values, direction) if status == "ok" else math.nan,
@@ -218,14 +238,14 @@ def read_trajectory(suite_path: Path, run_id: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def load_trajectories(suite_path: Path) -> tuple[pd.DataFrame, dict[str, float]]:
+def load_trajectories(suite_path: Path) -> tuple[pd.DataFrame, dict[str, dict]]:
     """Long table of every stored evaluation (run_id, step, train_seconds, metrics, train.*) and
-    the number of modes of each run's data set (NaN if not a mixture)."""
+    per run the number of modes of its data set (NaN if it has none) and its collapse rule."""
     rows, modes = [], {}
     for run in load_runs(suite_path):
         run_id = run["spec"]["run_id"]
         trajectory = read_trajectory(suite_path, run_id)
-        modes[run_id] = n_modes_of(run["spec"], run["result"], trajectory)
+        modes[run_id] = collapse_rule(run["spec"], run["result"], trajectory)
         for row in trajectory:
             rows.append({"run_id": run_id, **{k: v for k, v in row.items() if not isinstance(v, list)}})
     return pd.DataFrame(rows), modes
@@ -234,7 +254,7 @@ def load_trajectories(suite_path: Path) -> tuple[pd.DataFrame, dict[str, float]]
 def indicators_table(
     table: pd.DataFrame,
     traj: pd.DataFrame,
-    modes: dict[str, float],
+    modes: dict[str, dict],
     metric: str,
     direction: str,
     target: float | None = None,
@@ -247,8 +267,9 @@ def indicators_table(
         group = by_run.get(run["run_id"])
         rows = group.to_dict("records") if group is not None and metric in group else []
         rows = [{k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))} for r in rows]
-        n = modes.get(run["run_id"], math.nan)
-        ind = run_indicators(run["status"], rows, metric, direction, n, target)
+        rule = modes.get(run["run_id"], {"n_modes": math.nan, "collapse": None})  # load_trajectories'
+        n = rule["n_modes"]
+        ind = run_indicators(run["status"], rows, metric, direction, n, target, rule["collapse"])
         out.append({k: run.get(k) for k in IDENTITY} | {"n_modes": n} | ind)
     return pd.DataFrame(out)
 

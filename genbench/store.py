@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genbench.config import RunSpec
+from genbench.config import SPEC_VERSION, RunSpec
+from genbench.registry import DATASETS, MODELS
 from genbench.result import RunResult
 
 
@@ -71,15 +72,34 @@ def write_manifest(
     reference: list | None = None,
 ) -> None:
     """Record the runs of the current suite file (the leaderboard shows only these), its metric
-    outputs in suite order with their directions (the first one is the primary), its target and
-    its published reference rows."""
+    outputs in suite order with their directions (the first one is the primary), its target, its
+    published reference rows and the diagnostics its model families declare; and each run's spec
+    with its format version and what its data set's entry says (kind, modes, collapse rule)."""
     manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
     manifest["reference"] = reference or []  # the suite's published rows (genbench.reference)
+    manifest["diagnostics"] = diagnostics(specs)
     write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
         path = run_dir(suite_path, spec.run_id) / "spec.json"
         if not path.exists():
-            write_json(path, {"run_id": spec.run_id, **spec.model_dump(mode="json")})
+            info = DATASETS.get(spec.dataset).info(spec.dataset_params)
+            record = {"run_id": spec.run_id, "spec_version": SPEC_VERSION, "dataset_info": info}
+            write_json(path, {**record, **spec.model_dump(mode="json")})
+
+
+def diagnostics(specs: list[RunSpec]) -> dict[str, dict]:
+    """The trajectory columns (train.<key>) the runs' model families declare as diagnostics, with
+    their title, equation and scale, in the order of the families' declarations."""
+    out: dict[str, dict] = {}
+    for model in dict.fromkeys(spec.model for spec in specs):
+        for d in MODELS.get(model).diagnostics:
+            out.setdefault(f"train.{d.key}", {"title": d.title, "equation": d.equation, "log": d.log})
+    return out
+
+
+def spec_of(record: dict) -> RunSpec:
+    """The RunSpec of a stored spec.json (what the store adds to it removed)."""
+    return RunSpec(**{k: v for k, v in record.items() if k not in ("run_id", "spec_version", "dataset_info")})
 
 
 def read_result(suite_path: Path, run_id: str) -> RunResult | None:
@@ -89,9 +109,11 @@ def read_result(suite_path: Path, run_id: str) -> RunResult | None:
 
 
 def finished_result(suite_path: Path, run_id: str) -> RunResult | None:
-    """The stored result of a run that finished (ok or diverged), else None."""
+    """The stored result of a run that finished (ok or diverged) under the current spec format,
+    else None (a run stored by an older format is run again, not reused)."""
     result = read_result(suite_path, run_id)
-    return result if result is not None and result.finished else None
+    current = result is not None and result.spec_version == SPEC_VERSION
+    return result if current and result.finished else None
 
 
 def write_run(suite_path: Path, spec: RunSpec, result: RunResult) -> Path:
@@ -99,7 +121,8 @@ def write_run(suite_path: Path, spec: RunSpec, result: RunResult) -> Path:
     path = run_dir(suite_path, spec.run_id)
     lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.trajectory)
     write_atomic(path / "trajectory.jsonl", lines.encode())
-    write_json(path / "result.json", {"run_id": spec.run_id, **result.to_json()})
+    stored = result.replace(spec_version=SPEC_VERSION).to_json()
+    write_json(path / "result.json", {"run_id": spec.run_id, **stored})
     return path
 
 

@@ -3,10 +3,12 @@ expansion (billion laughs), and the line of every key for messages."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 MAX_SUITE_BYTES = 2**20  # suite files are a few hundred bytes; these bounds stop hostile input
 MAX_DEPTH = 32  # nesting levels
@@ -96,3 +98,49 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
         for i, value in enumerate(node.value):
             _line_index(value, (*path, i), out)
     return out
+
+
+def _known_keys(schema: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys the schema accepts at the mapping that holds `loc`'s last key."""
+    for part in loc[:-1]:
+        field = schema.model_fields.get(part) if isinstance(part, str) else None
+        inner = field.annotation if field else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return []
+        schema = inner
+    return list(schema.model_fields)
+
+
+class SuiteErrors:
+    """Collects problems with their key paths, then raises one SuiteError naming file and lines."""
+
+    def __init__(self, path: Path, lines: dict[tuple, int]) -> None:
+        self.path, self.lines, self.items = path, lines, []
+
+    def add(self, loc: tuple, message: str) -> None:
+        self.items.append((tuple(loc), message))
+
+    def add_validation(self, prefix: tuple, err: ValidationError, schema: type[BaseModel]) -> None:
+        for e in err.errors():
+            loc = (*prefix, *e["loc"])
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(loc[-1]), _known_keys(schema, e["loc"]), n=1)
+                msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+            self.add(loc, msg)
+
+    def line_of(self, loc: tuple) -> int | None:
+        while loc not in self.lines and loc:
+            loc = loc[:-1]
+        return self.lines.get(loc)
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        parts = []
+        for loc, msg in self.items:
+            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+            line = self.line_of(loc)
+            where = f"{self.path}:{line}" if line else str(self.path)
+            parts.append(f"{where}: {key or '(top level)'}: {msg}")
+        raise SuiteError("invalid suite file; " + "; ".join(parts))

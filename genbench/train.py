@@ -21,7 +21,7 @@ from genbench import checkpoint
 from genbench.artifacts import image_grid, vae_artifacts
 from genbench.config import RunSpec
 from genbench.data.pixels import to_model
-from genbench.metrics import EvalContext
+from genbench.metrics import EvalContext, eval_seed
 from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
 from genbench.result import RunResult, Status
 
@@ -52,7 +52,7 @@ def protocol(spec: RunSpec, dataset, metric_protocols: dict | None = None) -> di
     """What a stored number depends on besides the model: evaluation data, samples, versions; with
     metric protocols (extractor, weights hash, counts...), a digest of them joins `split`, so that
     numbers of different protocols get different leaderboard groups."""
-    split = "test draw (elbo); model samples vs. fixed modes (mode_coverage)"
+    split = DATASETS.get(spec.dataset).evaluation  # what its data set's entry says metrics compare with
     if metric_protocols:
         text = json.dumps(metric_protocols, sort_keys=True, default=str)
         split += "; metric protocols " + hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -130,7 +130,7 @@ class Trainer:
         """Compute every metric now and append a trajectory row (with the mean train outputs);
         adds the time taken to `eval_seconds`. `final`: the end-of-run evaluation (full protocol)."""
         tick = time.perf_counter()
-        seed = self.spec.seed * 100003 + self.step
+        seed = eval_seed(self.spec.seed, self.step)
         data_dir = self.spec.dataset_params.get("data_dir")
         ctx = EvalContext(self.model, self.spec.eval.samples, seed, final, self.spec.eval, data_dir)
         row = {"step": self.step, "train_seconds": round(self.train_seconds, 4)}
@@ -138,7 +138,8 @@ class Trainer:
         row.update({f"train.{k}": v / n for k, v in self.train_sums.items()})
         self.train_sums, self.steps_since_eval = {}, 0
         self.model.eval()
-        for metric in self.metrics.values():
+        for name, metric in self.metrics.items():
+            ctx.params = metric.params(**self.spec.metric_params.get(name, {}))  # its own parameters
             row.update(metric.fn(self.model, self.dataset, ctx))
         if self.dataset.kind == "image":
             self.grids[self.step] = image_grid(ctx.samples_for(self.dataset))

@@ -6,9 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genbench import figures
+from genbench import figures, store
+from genbench.config import load_suite
 
 PNG = b"\x89PNG\r\n\x1a\n"
+SUITE = {
+    "name": "figures",
+    "seeds": [0],
+    "budget": {"steps": 1},
+    "datasets": [{"name": "ring8"}],
+    "models": [{"name": "gan"}, {"name": "wgan"}],
+    "metrics": ["mode_coverage"],
+}
 
 
 def test_band_is_median_and_interquartile_range_over_runs_at_shared_steps():
@@ -60,10 +69,12 @@ def test_anytime_and_diagnostics_figures_are_pngs():
     traj = trajectories()
     assert figures.anytime_png(traj, "modes", "↑")[:8] == PNG
     assert figures.anytime_png(traj, "elbo") is None  # no run has it
-    assert figures.diagnostics_png(traj, "ring8")[:8] == PNG
-    assert (
-        figures.diagnostics_png(traj.drop(columns=["train.grad_norm_g", "train.clip_frac"]), "ring8") is None
-    )
+    declared = store.diagnostics(load_suite(SUITE)[1])  # what gan's and wgan's entries declare
+    assert {"train.grad_norm_g", "train.clip_frac"} <= set(declared)
+    assert figures.diagnostics_png(traj, "ring8", declared)[:8] == PNG
+    assert figures.diagnostics_png(traj, "ring8", {}) is None  # nothing declared: no panel
+    dropped = traj.drop(columns=["train.grad_norm_g", "train.clip_frac"])
+    assert figures.diagnostics_png(dropped, "ring8", declared) is None
 
 
 def test_montage_skips_missing_files(tmp_path):

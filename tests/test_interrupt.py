@@ -22,8 +22,8 @@ import yaml
 from genbench import checkpoint, store
 from genbench.config import RunSpec, load_suite
 from genbench.result import RunResult
-from genbench.run_suite import EXIT_INTERRUPTED
 from genbench.runner import run_on_ray
+from genbench.suite_run import EXIT_INTERRUPTED
 from genbench.train import train
 
 pytestmark = pytest.mark.slow

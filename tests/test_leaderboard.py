@@ -203,3 +203,18 @@ def test_pending_and_failed_runs_are_listed(tmp_path):
     assert ok_a["mode_dist_mean"] == pytest.approx(1.5)  # seeds 0 and 2: (1 + 2) / 2
     ok_b = summary[(summary["variant"] == B) & (summary["ok"] == 2)].iloc[0]
     assert ok_b["mode_dist_mean"] == pytest.approx(0.55) and ok_b["seeds"] == 2
+
+
+def test_runs_of_an_older_spec_format_are_grouped_apart_and_flagged(tmp_path):
+    suite_path, specs = build_store(tmp_path, MIN_FIRST)
+    assert "spec_version" not in runs_table(suite_path)[0]  # all current: no extra column
+    old = next(s for s in specs if (s.model, s.variant, s.seed) == ("gan", A, 0))
+    path = store.run_dir(suite_path, old.run_id) / "result.json"
+    store.write_json(path, {k: v for k, v in store.read_json(path).items() if k != "spec_version"})
+    table, summary, text = write_leaderboard(suite_path)
+    by_run = table.set_index("run_id")
+    assert by_run.loc[old.run_id, "spec_version"] == 1 and set(by_run["spec_version"]) == {1, 2}
+    same_variant = by_run[(by_run["model"] == "gan") & (by_run["variant"] == A)]
+    assert same_variant["protocol"].nunique() == 2  # never averaged with the current seeds
+    assert len(summary[(summary["model"] == "gan") & (summary["variant"] == A)]) == 2
+    assert text.startswith("Note: 1 runs were stored under an older spec format")

@@ -16,7 +16,7 @@ from genbench import stats, store
 from genbench.cli import main
 from genbench.report import write_report
 from genbench.result import RunResult
-from genbench.run_suite import run_suite
+from genbench.suite_run import run_suite
 from tests.test_leaderboard import build_store, make_specs
 
 SUITE = """\
@@ -62,6 +62,9 @@ def test_run_writes_the_report_files(suite):
     for heading in ["Settings and protocol", "Leaderboard", "Significance", "Stability", "Anytime curves"]:
         assert f"## {heading}" in md
     assert "Diagnostics" in md and "Final samples" in md
+    assert re.search(
+        r"\| *train\.grad_norm_g *\| *generator gradient norm ‖∇G‖ *\| *13\.42 *\|", md
+    )  # gan's entry
     tex = (suite / "tables.tex").read_text()
     assert tex.count("\\toprule") == tex.count("\\bottomrule") >= 4 and "\\midrule" in tex
 

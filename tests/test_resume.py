@@ -19,7 +19,7 @@ from genbench import checkpoint, runner, store
 from genbench.cli import main
 from genbench.config import RunSpec, load_suite
 from genbench.result import RunResult
-from genbench.run_suite import EXIT_INTERRUPTED, run_suite
+from genbench.suite_run import EXIT_INTERRUPTED, run_suite
 from genbench.train import train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}

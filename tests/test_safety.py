@@ -248,7 +248,7 @@ def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatc
     (tmp_path / "s.yaml").write_text(suite(resources="{cpus: 1, gpus: 0.25}"))
     suite_obj, specs, _ = load_suite(tmp_path / "s.yaml")
     started = []
-    monkeypatch.setattr(runner, "start_ray", started.append)
+    monkeypatch.setattr(runner, "start_ray", lambda address, py_modules=None: started.append(address))
     monkeypatch.setattr(runner, "cluster_nodes", lambda: [{"CPU": 2.0}])
     preflight.preflight(suite_obj, specs, tmp_path / "results", None, serial=True)
     assert started == []  # --serial runs in-process: no cluster to check
@@ -294,4 +294,7 @@ def test_no_eval_exec_or_unpickling_in_genbench():
             hits += [
                 f"{path.name}:{number}: {what}" for pattern, what in FORBIDDEN if re.search(pattern, code)
             ]
-    assert not hits, hits
+    # the one exception: plugins.py imports what a suite's `plugins:` and the installed entry
+    # points name, by design (a suite file with plugins runs their code; the README says so)
+    allowed = [h for h in hits if h.startswith("plugins.py:") and h.endswith("imports by name")]
+    assert allowed and not set(hits) - set(allowed), hits

@@ -144,12 +144,32 @@ def test_run_indicators_classify_collapsed_settled_and_diverged_runs():
     assert diverged["diverged"] == 1.0 and math.isnan(diverged["collapsed"]) and math.isnan(diverged["final"])
 
 
-def test_n_modes_from_counts_or_dataset_parameters():
-    assert stats.n_modes_of({}, RunResult.ok(extras={"mode_counts": [1] * 8}), []) == 8
+def test_n_modes_from_the_dataset_entry_or_stored_counts():
+    info = {"kind": "image", "n_modes": 10, "collapse": {"output": "classes", "below": 5.0}}
+    assert stats.n_modes_of({"dataset_info": info}, None, []) == 10
+    assert stats.collapse_rule({"dataset_info": info}, None, []) == {
+        "n_modes": 10.0,
+        "collapse": info["collapse"],
+    }
+    assert (
+        stats.n_modes_of({}, RunResult.ok(extras={"mode_counts": [1] * 8}), []) == 8
+    )  # stored before entries declared
     assert stats.n_modes_of({}, None, [{"mode_counts": [0] * 25}]) == 25  # a diverged run's trajectory
-    assert stats.n_modes_of({"dataset_params": {"n_modes": 6}}, None, []) == 6
-    assert stats.n_modes_of({"dataset_params": {"side": 4}}, None, []) == 16
-    assert math.isnan(stats.n_modes_of({"dataset_params": {}}, None, []))
+    assert math.isnan(
+        stats.n_modes_of({"dataset_params": {"n_modes": 6}}, None, [])
+    )  # no knowledge of params
+    assert stats.collapse_rule({}, None, [])["collapse"] is None
+
+
+def test_collapse_follows_the_dataset_rule_whatever_the_primary_metric():
+    rule = {"output": "classes", "below": 5.0}
+    traj = [{"step": 0, "fid": 90.0, "classes": 8}, {"step": 100, "fid": 40.0, "classes": 4}]
+    collapsed = stats.run_indicators("ok", traj, "fid", "min", 10, collapse=rule)
+    assert collapsed["collapsed"] == 1.0 and math.isnan(collapsed["target"])
+    kept = stats.run_indicators("ok", [{**traj[1], "classes": 5}], "fid", "min", 10, collapse=rule)
+    assert kept["collapsed"] == 0.0
+    on_classes = stats.run_indicators("ok", traj, "classes", "max", 10, collapse=rule)
+    assert on_classes["target"] == 5.0
 
 
 def test_stability_table_from_a_hand_made_store(tmp_path):
@@ -179,7 +199,8 @@ def test_stability_table_from_a_hand_made_store(tmp_path):
         store.write_run(suite_path, spec, result)
     table, directions = runs_table(suite_path)
     traj, modes = stats.load_trajectories(suite_path)
-    assert set(modes.values()) == {8.0} and len(traj) == 3 * (4 + 4 + 2)
+    assert {r["n_modes"] for r in modes.values()} == {8.0} and len(traj) == 3 * (4 + 4 + 2)
+    assert {r["collapse"]["output"] for r in modes.values()} == {"modes"}  # ring8's entry
     indicators = stats.indicators_table(table, traj, modes, "modes", "max")
     assert len(indicators) == 9
     table_s = stats.stability_table(indicators)

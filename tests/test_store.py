@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from genbench import store
-from genbench.config import RunSpec, load_suite
+from genbench.config import SPEC_VERSION, RunSpec, load_suite
 from genbench.result import RunResult, Status
 
 
@@ -111,6 +111,16 @@ def test_finished_result_only_for_ok_and_diverged(tmp_path):
     assert store.read_result(suite_path, missing.run_id).status == Status.INTERRUPTED
 
 
+def test_a_result_of_an_older_spec_format_is_not_reused(tmp_path):
+    suite_path = store.suite_dir(tmp_path, "s")
+    (ok, *_) = make_specs(tmp_path, [0])
+    path = store.write_run(suite_path, ok, make_result("ok")) / "result.json"
+    assert store.finished_result(suite_path, ok.run_id)["spec_version"] == SPEC_VERSION
+    old = {k: v for k, v in store.read_json(path).items() if k != "spec_version"}  # as format 1 wrote it
+    store.write_json(path, old)
+    assert store.finished_result(suite_path, ok.run_id) is None
+
+
 def test_write_run_stores_trajectory_and_summary_without_arrays(tmp_path):
     suite_path = store.suite_dir(tmp_path, "s")
     spec = make_specs(tmp_path, [0])[0]
@@ -146,8 +156,10 @@ def test_manifest_and_runs_round_trip(tmp_path):
     assert [r["spec"]["run_id"] for r in runs] == [s.run_id for s in current]  # not the old run
     assert (suite_path / "runs" / old[0].run_id / "result.json").exists()  # kept, just not listed
     for run, spec in zip(runs, current, strict=True):
-        assert run["spec"] == {"run_id": spec.run_id, **spec.model_dump(mode="json")}
-        assert RunSpec(**{k: v for k, v in run["spec"].items() if k != "run_id"}).run_id == spec.run_id
+        info = {"kind": "toy2d", "n_modes": 8, "collapse": {"output": "modes", "below": 4.0}}  # ring8's entry
+        stored = {"run_id": spec.run_id, "spec_version": SPEC_VERSION, "dataset_info": info}
+        assert run["spec"] == {**stored, **spec.model_dump(mode="json")}
+        assert store.spec_of(run["spec"]).run_id == spec.run_id
     assert runs[0]["result"].metrics == {"modes": 7}
     assert runs[1]["result"] is None and runs[3]["result"] is None
     assert runs[2]["result"].status == Status.FAILED

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from genbench.config import RunSpec, load_suite
-from genbench.run_suite import toy_test_draw
+from genbench.suite_run import toy_test_draw
 from genbench.train import Trainer, train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}

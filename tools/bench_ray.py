@@ -50,7 +50,7 @@ metrics: [mode_coverage]
 """
 IMPORT_PROBES = {  # name -> code run by a fresh interpreter, timed from outside
     "bare interpreter": "pass",
-    "driver imports (genbench.run_suite)": "import genbench.run_suite",
+    "driver imports (genbench.suite_run)": "import genbench.suite_run",
     "worker imports (torch, genbench.train)": "import torch, genbench.train",
 }
 RAY_PROBE = """
@@ -68,7 +68,7 @@ import torch
 from genbench import store, train
 from genbench.config import load_suite
 from genbench.plots import write_run_pictures
-from genbench.run_suite import toy_test_draw
+from genbench.suite_run import toy_test_draw
 torch.set_num_threads(1)
 spec = load_suite(Path(sys.argv[1]))[1][0]
 builds, stores = [], []

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.registry import DATASETS, DatasetEntry
+from genbench.registry import DATASETS, DatasetEntry, Modes
 
 ENV_DATA = "GENBENCH_DATA"
 
@@ -239,18 +239,42 @@ def build_digits(params: DigitsParams) -> ImageDataset:
     return ImageDataset("digits", images[train_idx], images[test_idx], labels[train_idx], labels[test_idx])
 
 
-DATASETS.register("digits", DatasetEntry(DigitsParams, build_digits, "image", "8x8 digits of scikit-learn"))
-DATASETS.register("mnist", DatasetEntry(MnistParams, build_torchvision("mnist"), "image", "MNIST digits"))
+TEST = "the test split (samples vs. its images; elbo, nll, parzen on its examples)"
+DIGITS = Modes(lambda p: 10, "classes")  # collapsed: fewer than half of the classes (mnist_modes)
+DATASETS.register(
+    "digits", DatasetEntry(DigitsParams, build_digits, "image", "8x8 digits of scikit-learn", evaluation=TEST)
+)
+DATASETS.register(
+    "mnist", DatasetEntry(MnistParams, build_torchvision("mnist"), "image", "MNIST digits", DIGITS, TEST)
+)
 DATASETS.register(
     "fashion_mnist",
-    DatasetEntry(MnistParams, build_torchvision("fashion_mnist"), "image", "Fashion-MNIST (Zalando)"),
+    DatasetEntry(
+        MnistParams, build_torchvision("fashion_mnist"), "image", "Fashion-MNIST (Zalando)", evaluation=TEST
+    ),
 )
-DATASETS.register("cifar10", DatasetEntry(CifarParams, build_torchvision("cifar10"), "image", "CIFAR-10"))
+DATASETS.register(
+    "cifar10", DatasetEntry(CifarParams, build_torchvision("cifar10"), "image", "CIFAR-10", evaluation=TEST)
+)
 DATASETS.register(
     "binarized_mnist",
-    DatasetEntry(BinarizedParams, build_torchvision("binarized_mnist"), "image", "MNIST, Bernoulli pixels"),
+    DatasetEntry(
+        BinarizedParams,
+        build_torchvision("binarized_mnist"),
+        "image",
+        "MNIST, Bernoulli pixels",
+        DIGITS,
+        TEST,
+    ),
 )
 DATASETS.register(
     "stacked_mnist",
-    DatasetEntry(StackedParams, build_stacked_mnist, "image", "3 MNIST digits as RGB: 1,000 modes"),
+    DatasetEntry(
+        StackedParams,
+        build_stacked_mnist,
+        "image",
+        "3 MNIST digits as RGB: 1,000 modes",
+        Modes(lambda p: 1000, "stacked_modes"),  # collapsed: fewer than 500 triples (stacked_modes)
+        TEST,
+    ),
 )

@@ -7,7 +7,7 @@ import math
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.registry import DATASETS, DatasetEntry
+from genbench.registry import DATASETS, DatasetEntry, Modes
 
 
 class _ToyParams(BaseModel):
@@ -97,7 +97,27 @@ def build_grid(params: GridParams) -> MixtureOfGaussians:
     return MixtureOfGaussians("grid", grid_modes(params.side, params.spacing), params)
 
 
-DATASETS.register("ring8", DatasetEntry(RingParams, build_ring, "toy2d", "8 Gaussians on a circle (PacGAN)"))
+TOY_EVAL = "held-out test draw (elbo, nll, parzen); model samples vs. the fixed modes (mode_coverage)"
+# collapsed: fewer than half of the modes captured at the end (mode_coverage's `modes`)
 DATASETS.register(
-    "grid25", DatasetEntry(GridParams, build_grid, "toy2d", "25 Gaussians on a 5x5 grid (PacGAN)")
+    "ring8",
+    DatasetEntry(
+        RingParams,
+        build_ring,
+        "toy2d",
+        "8 Gaussians on a circle (PacGAN)",
+        Modes(lambda p: p.n_modes, "modes"),
+        TOY_EVAL,
+    ),
+)
+DATASETS.register(
+    "grid25",
+    DatasetEntry(
+        GridParams,
+        build_grid,
+        "toy2d",
+        "25 Gaussians on a 5x5 grid (PacGAN)",
+        Modes(lambda p: p.side**2, "modes"),
+        TOY_EVAL,
+    ),
 )

@@ -10,10 +10,16 @@ import torch
 from genbench.data.pixels import to_unit
 
 
+def eval_seed(seed: int, step: int) -> int:
+    """The seed of an evaluation's own generator: the run's seed and the step it is taken at."""
+    return seed * 100003 + step
+
+
 class EvalContext:
     """What one evaluation shares between metrics: the sample count, an RNG, one draw of samples,
-    whether it is the final evaluation, evaluation settings, a cache (e.g. features of the draw)
-    and the protocol each metric records for its numbers.
+    whether it is the final evaluation, evaluation settings, the parameters of the metric being
+    computed (`params`), a cache (e.g. features of the draw) and the protocol each metric records
+    for its numbers.
 
     In-training evaluations are cheaper than the final one: at most `eval.train_examples` test
     examples, and on image data sets at most `eval.train_samples` generated samples
@@ -37,6 +43,7 @@ class EvalContext:
         self.data_dir = data_dir  # the run's data root, for data a metric needs (the MNIST classifier's)
         self.cache: dict = {}
         self.protocols: dict[str, dict] = {}
+        self.params = None  # the parameters of the metric being computed (its entry's schema)
 
     def setting(self, name: str, default=None):
         """An evaluation setting of the suite, else `default` (None: the EvalSettings default)."""

@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -190,3 +191,29 @@ def classifier_for(dataset, data_dir: str | None = None) -> tuple[MnistNet, dict
 
 
 _LOADED: dict = {}
+
+
+def prepare(dataset, data_dir: str | None) -> None:
+    """On the driver: load the classifier that judges `dataset`, training it once if it is not
+    cached (a few minutes on a CPU), so that workers only read it. Raises PrepareError."""
+    from genbench.data.images import DataMissing
+    from genbench.registry import PrepareError
+
+    try:
+        if not is_cached(dataset, data_dir):
+            print(
+                "training the MNIST classifier once for the suite's metrics (a few minutes on a CPU; "
+                f"cached in {cache_dir()}; `genbench prepare mnist` does it ahead)",
+                file=sys.stderr,
+                flush=True,
+            )
+        classifier_for(dataset, data_dir)
+    except DataMissing as exc:
+        raise PrepareError(f"the MNIST classifier needs MNIST: {exc}") from None
+
+
+def prepare_runs(specs: list, dataset_of) -> None:
+    """The `prepare` of the metrics that count modes with the classifier (mnist_modes, stacked_modes)."""
+    for key in dict.fromkeys(json.dumps([s.dataset, s.dataset_params], sort_keys=True) for s in specs):
+        spec = next(s for s in specs if json.dumps([s.dataset, s.dataset_params], sort_keys=True) == key)
+        prepare(dataset_of(spec), spec.dataset_params.get("data_dir"))

@@ -286,7 +286,36 @@ _ENTRIES = {
         "Inception Score, 10 splits (Salimans et al. 2016), torch-fidelity; the extractor's class logits",
     ),
 }
+
+
+def prepare(specs: list, dataset_of) -> None:
+    """On the driver, once per data set, evaluation settings and feature metrics: where the
+    features are the MNIST classifier's, train (or load) it and compute the reference features and
+    k-NN radii of the real test images, so that workers only read them ($GENBENCH_CACHE)."""
+    import json
+
+    from genbench.metrics.feature_choice import extractor_name
+
+    done: set[str] = set()
+    for spec in specs:
+        if extractor_name(spec.dataset, spec.eval.feature_extractor) != "mnist_classifier":
+            continue
+        features = set(spec.metrics) & set(FEATURE_METRICS)
+        key = json.dumps(
+            [spec.dataset, spec.dataset_params, spec.eval.model_dump(mode="json"), sorted(features)]
+        )
+        if key in done:
+            continue
+        done.add(key)
+        dataset, data_dir = dataset_of(spec), spec.dataset_params.get("data_dir")
+        classifier.prepare(dataset, data_dir)
+        prepare_reference(dataset, spec.eval, features, data_dir)
+
+
 for _name, (_fn, _outputs, _doc) in _ENTRIES.items():
     METRICS.register(
-        _name, MetricEntry(_fn, _outputs, _doc, dataset_kinds=frozenset({"image"}), check=check_spec)
+        _name,
+        MetricEntry(
+            _fn, _outputs, _doc, dataset_kinds=frozenset({"image"}), check=check_spec, prepare=prepare
+        ),
     )

@@ -87,7 +87,8 @@ def bits_per_dim(nats: float, dataset, decoder: str | None = None) -> float:
 
 
 def _decoder(model) -> str | None:
-    return getattr(getattr(model, "hp", None), "decoder", None)
+    """The likelihood p(x|z) of a model with an ELBO ("bernoulli", "gaussian"), as it declares it."""
+    return getattr(model, "likelihood", None)
 
 
 def _data(model, dataset) -> str:

@@ -84,6 +84,7 @@ METRICS.register(
         doc="stacked MNIST: digit triples covered (of 1,000) and KL to uniform (VEEGAN, PacGAN)",
         dataset_kinds=frozenset({"image"}),
         check=_only("stacked_mnist"),
+        prepare=classifier.prepare_runs,
     ),
 )
 METRICS.register(
@@ -94,5 +95,6 @@ METRICS.register(
         doc="MNIST: digit classes covered (of 10) and KL to the test labels' distribution",
         dataset_kinds=frozenset({"image"}),
         check=_only("mnist", "binarized_mnist"),
+        prepare=classifier.prepare_runs,
     ),
 )

@@ -55,10 +55,13 @@ def mlp(
 
 
 class GenerativeModel(nn.Module):
-    """Base of every family: `train_step` is the whole update of one iteration, `sample` draws."""
+    """Base of every family: `train_step` is the whole update of one iteration, `sample` draws.
+    A family with the ability "elbo" also has `elbo(x)` (a per-example bound, in nats) and sets
+    `likelihood`."""
 
     batch_size: int
     pixel_range: tuple[float, float] = (0.0, 1.0)  # the range images are given to this family in
+    likelihood: str | None = None  # with ability "elbo": p(x|z), "bernoulli" or "gaussian" (bits/dim)
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """Run one generator (or VAE) update, with its inner critic steps; return its losses."""

@@ -226,6 +226,7 @@ def seed_batch_problem(hparams: dict) -> str | None:
     and bias-free layers are not written for SeedLinear; spectral norm's power iteration is not per
     seed. The losses and R1 are means of per-row terms (tested per seed)."""
     problems = {
+        f"only MLP networks can (arch: {hparams.get('arch')})": hparams.get("arch", "mlp") != "mlp",
         "pack > 1 concatenates rows of different seeds": hparams.get("pack", 1) > 1,
         "unroll > 0 copies D outside the batched layers": hparams.get("unroll", 0) > 0,
         "g_batchnorm mixes the seeds' batch statistics": hparams.get("g_batchnorm", False),

@@ -64,6 +64,7 @@ class VAE(GenerativeModel):
         super().__init__()
         self.hp = hp
         self.batch_size = hp.batch_size
+        self.likelihood = hp.decoder
         self.shape = tuple(getattr(dataset, "shape", (dataset.dim,)))
         learn_std = hp.decoder == "gaussian" and hp.fixed_std is None
         k = 2 if learn_std else 1  # the decoder outputs a mean (or logits), and a std if learned
@@ -141,6 +142,11 @@ def build(hp: VAEHParams, dataset, device: str = "cpu") -> VAE:
     return VAE(hp, dataset).to(device)
 
 
+def seed_batch_problem(hparams: dict) -> str | None:
+    """Why these VAE hyper-parameters cannot train seeds together: conv networks are not batched."""
+    return "only MLP networks can (arch: conv)" if hparams.get("arch", "mlp") != "mlp" else None
+
+
 MODELS.register(
     "vae",
     ModelEntry(
@@ -148,5 +154,6 @@ MODELS.register(
         build,
         "variational autoencoder, gaussian or bernoulli decoder",
         frozenset({"elbo", "seed_batch"}),
+        seed_batch_problem=seed_batch_problem,
     ),
 )

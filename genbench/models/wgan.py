@@ -174,6 +174,8 @@ def build(hp: WGANHParams, dataset, device: str = "cpu") -> WGAN:
 def seed_batch_problem(hparams: dict) -> str | None:
     """Why these W-GAN hyper-parameters cannot train seeds together, or None: clipping and the
     gradient penalty act per seed (tested); spectral norm's power iteration does not."""
+    if hparams.get("arch", "mlp") != "mlp":
+        return f"only MLP networks can (arch: {hparams.get('arch')})"
     if hparams.get("spectral_norm"):
         return "spectral_norm's power iteration would mix the seeds' weights (train seeds apart)"
     return None

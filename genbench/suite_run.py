@@ -55,24 +55,27 @@ def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
 
 
 def run_suite(
-    suite_file: Path,
+    suite_file: Path | dict,
     results_root: Path,
     console: Console,
     address: str | None = None,
     serial: bool = False,
     fresh: bool = False,
     workers: int | None = None,
+    base: Path | None = None,
 ) -> int:
     """Run every run of `suite_file` not already finished, resuming those with a checkpoint;
     return the process exit code (EXIT_INTERRUPTED after a Ctrl-C). `fresh` moves earlier
     results aside first; `workers` caps the runs trained at once. Writes `timing.json` (seconds
     of this invocation: preflight with Ray's start-up in it, setup until the first run is handed
-    out, dispatch from then to the last result, and to the leaderboard).
+    out, dispatch from then to the last result, and to the leaderboard). `suite_file` may be a
+    dict in the suite schema (relative paths in it taken from `base`).
 
     Raises SuiteError (before anything is written) when the file is invalid.
     """
     started = time.perf_counter()
-    suite, specs, notes = load_suite(suite_file)
+    suite, specs, notes = load_suite(suite_file, base)
+    source = "<suite dict>" if isinstance(suite_file, dict) else str(suite_file)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
     # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
@@ -81,8 +84,8 @@ def run_suite(
     moved = store.move_aside(suite_path) if fresh else None
     if moved:
         console.print(f"note: earlier results moved to {moved}", highlight=False, soft_wrap=True)
-    outputs = {k: d for m in suite.metrics for k, d in METRICS.get(m).outputs.items()}
-    store.write_manifest(suite_path, specs, str(suite_file), outputs, suite.target, suite.reference)
+    outputs = {k: d for m in suite.metric_names for k, d in METRICS.get(m).outputs.items()}
+    store.write_manifest(suite_path, specs, source, outputs, suite.target, suite.reference)
     primary = next(iter(outputs))
     todo: list[RunSpec] = []
     last_board = [time.perf_counter()]

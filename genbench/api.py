@@ -1,0 +1,262 @@
+"""The public Python API: register your own model families, metrics and data sets, run a suite,
+and read its results back as pandas DataFrames or as trained models.
+
+    import genbench
+    board = genbench.run_suite("suite.yaml", results="results")   # one row per run
+    traj = genbench.load_trajectories("results/<suite>")          # one row per evaluation
+    run = genbench.load_run("results/<suite>/runs/<run_id>")      # the trained model
+    x = run.sample(1000)
+
+A plugin file (the suite's `plugins:`) calls the register functions at import time. Builders:
+a model family's `build(hparams, dataset, device) -> GenerativeModel`, a data set's
+`build(params) -> Dataset` (registry.Dataset), a metric's `fn(model, dataset, ctx) -> {output:
+value}` (registry.MetricFn; its parameters are `ctx.params`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from genbench.registry import (
+    DATASETS,
+    METRICS,
+    MODELS,
+    DatasetEntry,
+    Diagnostic,
+    MetricEntry,
+    ModelEntry,
+    Modes,
+    NoParams,
+    PrepareError,
+    load_builtins,
+)
+
+__all__ = [
+    "Diagnostic",
+    "LoadedRun",
+    "Modes",
+    "PrepareError",
+    "load_results",
+    "load_run",
+    "load_trajectories",
+    "register_dataset",
+    "register_metric",
+    "register_model",
+    "run_suite",
+]
+
+DATASET_KINDS = ("toy2d", "image")
+
+
+def _schema(kind: str, name: str, schema: Any) -> None:
+    """A parameter class must be a pydantic model whose every field has a default."""
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise TypeError(f"{kind} {name!r}: its parameters must be a pydantic BaseModel class, not {schema!r}")
+    try:
+        schema()
+    except ValidationError as exc:
+        missing = [".".join(map(str, e["loc"])) for e in exc.errors()]
+        raise TypeError(f"{kind} {name!r}: every parameter needs a default; missing: {missing}") from None
+
+
+def register_model(
+    name: str,
+    hparams: type[BaseModel],
+    build: Callable[..., Any],
+    *,
+    doc: str = "",
+    abilities: Iterable[str] = (),
+    diagnostics: Iterable[Diagnostic] = (),
+) -> ModelEntry:
+    """Register a model family: `hparams` (pydantic, every field with a default), `build(hp,
+    dataset, device)` returning a GenerativeModel, its abilities (e.g. "elbo" for a model with
+    `elbo(x)`) and the `train_step` outputs the report plots as diagnostics."""
+    _schema("model", name, hparams)
+    if not callable(build):
+        raise TypeError(f"model {name!r}: build must be callable")
+    diagnostics = tuple(diagnostics)
+    if not all(isinstance(d, Diagnostic) for d in diagnostics):
+        raise TypeError(f"model {name!r}: diagnostics must be genbench.Diagnostic objects")
+    load_builtins()  # a plugin's name must not take a built-in one
+    entry = ModelEntry(
+        hparams, build, doc or (hparams.__doc__ or name).strip(), frozenset(abilities), diagnostics
+    )
+    return MODELS.register(name, entry)
+
+
+def register_metric(
+    name: str,
+    fn: Callable[..., dict[str, Any]],
+    outputs: dict[str, str],
+    *,
+    params: type[BaseModel] = NoParams,
+    doc: str = "",
+    needs: str | None = None,
+    dataset_kinds: Iterable[str] = DATASET_KINDS,
+    prepare: Callable[[list, Callable], None] | None = None,
+) -> MetricEntry:
+    """Register a metric: `fn(model, dataset, ctx) -> {output: value}`, its scalar outputs with
+    their directions ("max" or "min"), its parameters (pydantic with defaults; suite entries
+    `{name: ..., key: value}`; in `fn` as `ctx.params`), the model ability it needs, the data set
+    kinds it applies to, and an optional `prepare(specs, dataset_of)` run once on the driver."""
+    _schema("metric", name, params)
+    if not callable(fn):
+        raise TypeError(f"metric {name!r}: fn must be callable")
+    if not outputs or any(d not in ("max", "min") for d in outputs.values()):
+        raise ValueError(f"metric {name!r}: outputs must map each output to 'max' or 'min'")
+    kinds = frozenset(dataset_kinds)
+    if not kinds <= set(DATASET_KINDS):
+        raise ValueError(f"metric {name!r}: dataset kinds must be among {DATASET_KINDS}")
+    load_builtins()
+    entry = MetricEntry(fn, dict(outputs), doc or name, needs, kinds, params=params, prepare=prepare)
+    return METRICS.register(name, entry)
+
+
+def register_dataset(
+    name: str,
+    params: type[BaseModel],
+    build: Callable[[Any], Any],
+    kind: str,
+    *,
+    doc: str = "",
+    modes: Modes | None = None,
+) -> DatasetEntry:
+    """Register a data set: `params` (pydantic with defaults), `build(params)` returning a
+    registry.Dataset, its kind ("toy2d" or "image") and, where it has modes, how many and what
+    collapse means on it (`Modes(count, output, fraction)`)."""
+    _schema("dataset", name, params)
+    if kind not in DATASET_KINDS:
+        raise ValueError(f"dataset {name!r}: kind must be one of {DATASET_KINDS}, not {kind!r}")
+    if not callable(build):
+        raise TypeError(f"dataset {name!r}: build must be callable")
+    load_builtins()
+    return DATASETS.register(name, DatasetEntry(params, build, kind, doc or name, modes))
+
+
+def run_suite(
+    suite: str | Path | dict,
+    results: str | Path = "results",
+    address: str | None = None,
+    workers: int | None = None,
+    serial: bool = False,
+    fresh: bool = False,
+    quiet: bool = False,
+) -> Any:
+    """Run a suite (a file, or a dict in the suite schema whose relative paths are taken from the
+    working directory) as `genbench run` does; return the leaderboard's per-run table (a
+    pandas.DataFrame). Raises SuiteError or PreflightError with the messages the CLI prints,
+    before anything is written; KeyboardInterrupt after a Ctrl-C (running runs checkpointed)."""
+    from rich.console import Console
+
+    from genbench import store
+    from genbench.config import EXIT_INTERRUPTED, load_suite
+    from genbench.suite_run import run_suite as run
+
+    source = suite if isinstance(suite, dict) else Path(suite)
+    name = load_suite(source, Path.cwd())[0].name
+    console = Console(stderr=True, quiet=quiet)
+    code = run(source, Path(results), console, address, serial, fresh, workers, Path.cwd())
+    if code == EXIT_INTERRUPTED:
+        raise KeyboardInterrupt("interrupted: the same run_suite call resumes from the checkpoints")
+    return load_results(store.suite_dir(Path(results), name))
+
+
+def load_results(results_dir: str | Path, all_runs: bool = False) -> Any:
+    """The stored runs of a suite (`results/<suite>`) as the leaderboard's per-run table: one row
+    per run of the current suite file (`all_runs`: every stored run, older spec formats in
+    protocol groups of their own)."""
+    from genbench.leaderboard import runs_table
+    from genbench.store import all_runs_view
+
+    path = _suite_path(results_dir)
+    if not all_runs:
+        return runs_table(path)[0]
+    with all_runs_view(path) as view:
+        return runs_table(view)[0]
+
+
+def load_trajectories(results_dir: str | Path) -> Any:
+    """Every stored evaluation of a suite's runs, one row each (step, train_seconds, the metrics,
+    the train.* means since the previous evaluation), with the run's model, variant, dataset,
+    seed and status."""
+    from genbench import stats
+    from genbench.leaderboard import runs_table
+
+    path = _suite_path(results_dir)
+    traj, _ = stats.load_trajectories(path)
+    identity = runs_table(path)[0][["run_id", "model", "variant", "dataset", "seed", "status"]]
+    return traj.merge(identity, on="run_id") if len(traj) else traj
+
+
+def _suite_path(results_dir: str | Path) -> Path:
+    path = Path(results_dir)
+    if not (path / "suite.json").exists():
+        raise FileNotFoundError(f"{path}: no suite results here (no suite.json)")
+    return path
+
+
+@dataclass
+class LoadedRun:
+    """A finished run rebuilt from its spec.json and checkpoint: its spec, stored result, data
+    set and trained model (in eval mode, on the CPU)."""
+
+    spec: Any  # config.RunSpec
+    result: Any  # result.RunResult
+    dataset: Any
+    model: Any
+
+    @property
+    def final_eval_seed(self) -> int:
+        """The seed of the final evaluation's generator (metrics.eval_seed at the last step)."""
+        from genbench.metrics import eval_seed
+
+        return eval_seed(self.spec.seed, self.result.steps)
+
+    def sample(self, n: int | None = None, seed: int | None = None) -> Any:
+        """n samples (default: the final evaluation's count) drawn with a generator seeded by
+        `seed` (default: the final evaluation's seed, so these are the samples it scored), images
+        in [0, 1] as metrics see them."""
+        import torch
+
+        from genbench.data.pixels import to_unit
+
+        generator = torch.Generator().manual_seed(self.final_eval_seed if seed is None else seed)
+        with torch.no_grad():
+            return to_unit(self.model.sample(n or self.spec.eval.samples, generator), self.model.pixel_range)
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
+    """The trained model of a finished run (`results/<suite>/runs/<run_id>`): rebuilt from its
+    spec (its plugins imported, from their recorded files where needed) and its checkpoint."""
+    from genbench import checkpoint, plugins, train
+    from genbench.config import SPEC_VERSION
+    from genbench.result import RunResult, Status
+    from genbench.store import read_json, spec_of
+
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / "spec.json")
+    if record.get("spec_version", 1) != SPEC_VERSION:
+        raise ValueError(
+            f"{run_dir}: stored by spec format {record.get('spec_version', 1)}; this genbench reads "
+            f"format {SPEC_VERSION} (run the suite again)"
+        )
+    result_path = run_dir / "result.json"
+    result = (
+        RunResult.from_json(read_json(result_path)) if result_path.exists() else RunResult(Status.PENDING)
+    )
+    if result.status != Status.OK:
+        raise ValueError(f"{run_dir}: the run is {result.status}, not ok: no trained model to load")
+    spec = spec_of(record)
+    plugins.ensure(spec.plugins)
+    state = checkpoint.load(run_dir / checkpoint.FILENAME, record["run_id"])
+    if state is None:
+        raise ValueError(f"{run_dir}: no checkpoint of this run (seeds trained together keep none)")
+    dataset, model = train.build(spec, device)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return LoadedRun(spec, result, dataset, model)

@@ -1,0 +1,212 @@
+"""Plugins: Python files or modules that register models, metrics and data sets from outside the
+package, named by a suite's `plugins:` key or installed under the entry-point group
+`genbench.plugins`.
+
+The driver imports them before validation; a plugin that raises on import, or registers a bad or
+duplicate name, is a SuiteError naming the plugin's file and line (the traceback's last frame in
+it), and whatever it registered before failing is removed again. Each plugin is described by a
+`Plugin` (its module name, the sha256 of its source, its file): runs carry these, so a plugin's
+source is part of their ids, the runner ships the files to Ray workers (`runtime_env` py_modules,
+which puts each file's folder copy on the worker's import path) and a worker imports each module
+by name before it trains (`ensure`). A file plugin's module name is its file's stem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
+from genbench.suite_yaml import SuiteError
+
+ENTRY_POINT_GROUP = "genbench.plugins"
+_REGISTRIES = (MODELS, METRICS, DATASETS)
+
+
+class Plugin(BaseModel):
+    """One imported plugin: module name, sha256 of its source, and its file (None: installed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str
+    sha256: str
+    file: str | None = None  # a file plugin's absolute path (shipped to workers; not in run ids)
+
+
+_LOADED: dict[str, tuple[str, list[tuple[object, str]]]] = {}  # module -> (sha256, names it added)
+
+
+def _sha256(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _sources(module_file: str | None) -> list[Path]:
+    """The source files of a module: its file, or every .py file of its package."""
+    if not module_file:
+        return []
+    path = Path(module_file)
+    if path.name == "__init__.py":
+        return sorted(path.parent.rglob("*.py"))
+    return [path]
+
+
+def _names() -> set[tuple[object, str]]:
+    return {(registry, name) for registry in _REGISTRIES for name in registry}
+
+
+def _where(exc: BaseException, files: list[Path]) -> str:
+    """'file:line' of the last traceback frame in one of `files` (a SyntaxError: its own place)."""
+    resolved = {str(f.resolve()) for f in files}
+    if isinstance(exc, SyntaxError) and exc.filename and str(Path(exc.filename).resolve()) in resolved:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()) in resolved
+    ]
+    if frames:
+        return f"{frames[-1].filename}:{frames[-1].lineno}"
+    return str(files[0]) if files else "?"
+
+
+def _run(module: str, sha: str, files: list[Path], do_import) -> None:
+    """Import a plugin with `do_import()` unless this source is already imported; on failure
+    remove what it registered and raise SuiteError with its file and line."""
+    loaded = _LOADED.get(module)
+    if loaded and loaded[0] == sha and module in sys.modules:
+        return
+    for registry, name in loaded[1] if loaded else []:  # its source changed: import it afresh
+        registry.unregister(name)
+    load_builtins()  # before the snapshot: a failed plugin must take only its own names with it
+    before = _names()
+    try:
+        do_import()
+    except Exception as exc:
+        for registry, name in _names() - before:
+            registry.unregister(name)
+        sys.modules.pop(module, None)
+        _LOADED.pop(module, None)
+        message = str(exc).strip() or type(exc).__name__
+        raise SuiteError(f"plugin {_where(exc, files)}: {type(exc).__name__}: {message}") from None
+    _LOADED[module] = (sha, sorted(_names() - before, key=lambda item: (item[0].kind, item[1])))
+
+
+def load_file(path: Path) -> Plugin:
+    """Import the plugin file at `path` as the module named by its stem."""
+    path = path.resolve()
+    if not path.is_file():
+        raise SuiteError(f"plugin {path}: no such file")
+    module = path.stem
+    if not module.isidentifier():
+        raise SuiteError(f"plugin {path}: its name must be a Python identifier to be imported as a module")
+    other = sys.modules.get(module)
+    if other is not None and module not in _LOADED:
+        where = getattr(other, "__file__", None) or "a built-in module"
+        raise SuiteError(f"plugin {path}: the module name {module!r} is taken by {where}; rename the file")
+    sha = _sha256([path])
+
+    def do_import() -> None:
+        spec = importlib.util.spec_from_file_location(module, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        spec.loader.exec_module(mod)
+
+    _run(module, sha, [path], do_import)
+    return Plugin(module=module, sha256=sha, file=str(path))
+
+
+def load_module(name: str) -> Plugin:
+    """Import the installed plugin module `name` (reloaded when its source changed)."""
+    spec = importlib.util.find_spec(name) if name.isidentifier() or "." in name else None
+    if spec is None:
+        raise SuiteError(f"plugin {name!r}: no such module (a file plugin's path ends in .py)")
+    files = _sources(spec.origin)
+    sha = _sha256(files)
+
+    def do_import() -> None:
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
+        else:
+            importlib.import_module(name)
+
+    _run(name, sha, files, do_import)
+    return Plugin(module=name, sha256=sha)
+
+
+def entry_point_plugins() -> list[Plugin]:
+    """Import every module registered under the entry-point group `genbench.plugins`."""
+    load_builtins()
+    out = []
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        out.append(load_module(ep.module))
+    return out
+
+
+def load_entry(entry: str, base: Path) -> Plugin:
+    """Import one entry of a suite's `plugins:`: a .py file (relative to `base`, the suite file's
+    folder) or an importable module name."""
+    if entry.endswith(".py") or "/" in entry or "\\" in entry:
+        return load_file(base / Path(entry).expanduser())
+    return load_module(entry)
+
+
+def load_for_suite_file(path: Path) -> list[Plugin]:
+    """Import the entry-point plugins and those a suite file names (for `genbench list --suite`)."""
+    from genbench.suite_yaml import read_suite_yaml
+
+    raw, _ = read_suite_yaml(path)
+    entries = raw.get("plugins", []) if isinstance(raw, dict) else []
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise SuiteError(f"{path}: plugins: give a list of .py files or module names")
+    found = entry_point_plugins()
+    return found + [load_entry(e, path.parent.resolve()) for e in entries]
+
+
+def ensure(plugins: list[Plugin]) -> None:
+    """Import, in a worker, every plugin of a run that this process has not imported yet (by
+    module name: a shipped file lies on the import path that Ray's runtime_env gives the worker;
+    where it does not, as in a later process on the driver's machine, from the recorded file),
+    and check that each has the source the run was defined with."""
+    load_builtins()
+    for plugin in plugins:
+        module = sys.modules.get(plugin.module)
+        if module is None and importlib.util.find_spec(plugin.module) is not None:
+            module = importlib.import_module(plugin.module)
+        elif module is None and plugin.file and Path(plugin.file).is_file():
+            load_file(Path(plugin.file))
+            module = sys.modules[plugin.module]
+        elif module is None:
+            raise ImportError(f"plugin {plugin.module!r} cannot be imported here (its file: {plugin.file})")
+        found = _imported_sha(plugin.module, module)
+        if found != plugin.sha256:  # another version of it: its numbers would not be the run's
+            raise ImportError(
+                f"plugin {plugin.module!r} imported from {module.__file__} is not the source the run was "
+                f"defined with (sha256 {found[:12]}, expected {plugin.sha256[:12]}); a Ray job ships "
+                "the plugin files of when it started: after editing a plugin in a long-lived Python "
+                "session, call ray.shutdown() before running again"
+            )
+
+
+def _imported_sha(name: str, module) -> str:
+    """The sha256 of the source a module was imported from (read when it was first seen here)."""
+    if name in _LOADED:
+        return _LOADED[name][0]
+    if name not in _SEEN:
+        _SEEN[name] = _sha256(_sources(getattr(module, "__file__", None)))
+    return _SEEN[name]
+
+
+_SEEN: dict[str, str] = {}  # modules imported by `ensure` -> the sha256 of their source then
+
+
+def ray_py_modules(plugins: list[Plugin]) -> list[str]:
+    """The files Ray ships to workers (runtime_env py_modules) for these plugins."""
+    return sorted({p.file for p in plugins if p.file})
