@@ -68,7 +68,9 @@ class Registry(Generic[T]):
 @runtime_checkable
 class Dataset(Protocol):
     """What a data set builder returns. `kind` is "toy2d" (rows of 2 floats) or "image" (NCHW
-    floats in [0, 1]); image data sets also have `shape`, `test_images` and `test_labels`."""
+    floats in [0, 1]); image data sets also have `shape`, `test_images` and `test_labels`. Optional:
+    `place(device)`, which keeps the training draw on the run's device so that `batch` indexes it
+    there (the toys do; the trainer moves other batches to the device)."""
 
     kind: str
     name: str

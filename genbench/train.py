@@ -37,11 +37,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build(spec: RunSpec, device: str = "cpu"):
-    """Build the dataset and the model of a run; a toy's training draw is put on `device`."""
+    """Build the dataset and the model of a run; a data set that can (`place`, e.g. the toys) puts
+    its training draw on `device`."""
     load_builtins()
     ds_entry = DATASETS.get(spec.dataset)
     dataset = ds_entry.build(ds_entry.params(**spec.dataset_params))
-    if ds_entry.kind == "toy2d":
+    if hasattr(dataset, "place"):
         dataset.place(device)
     model_entry = MODELS.get(spec.model)
     model = model_entry.build(model_entry.hparams(**spec.hparams), dataset, device)

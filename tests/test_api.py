@@ -91,7 +91,7 @@ def test_load_run_samples_are_those_the_final_evaluation_scored(results):
         samples = run.sample()
         assert samples.shape == (300, 2)
         scored = mode_coverage(samples, run.dataset.modes, run.dataset.std)
-        stored = run.result["metrics"]
+        stored = run.result.metrics
         assert "mode_dist" in stored  # a float of every sample: equal only for the very same draw
         # exactly what the run's final evaluation got (NaN where it got NaN)
         assert {k: scored[k] for k in stored} == pytest.approx(stored, rel=0, abs=0, nan_ok=True)

@@ -115,7 +115,7 @@ def test_a_result_of_an_older_spec_format_is_not_reused(tmp_path):
     suite_path = store.suite_dir(tmp_path, "s")
     (ok, *_) = make_specs(tmp_path, [0])
     path = store.write_run(suite_path, ok, make_result("ok")) / "result.json"
-    assert store.finished_result(suite_path, ok.run_id)["spec_version"] == SPEC_VERSION
+    assert store.finished_result(suite_path, ok.run_id).spec_version == SPEC_VERSION
     old = {k: v for k, v in store.read_json(path).items() if k != "spec_version"}  # as format 1 wrote it
     store.write_json(path, old)
     assert store.finished_result(suite_path, ok.run_id) is None
