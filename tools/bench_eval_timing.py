@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from genbench.registry import NoParams
+
 NLL_DIRECT = 1_000_000  # decoder evaluations up to which a final NLL is timed, not extrapolated
 
 
@@ -25,7 +27,7 @@ def context(run, final: bool):
     """The EvalContext the trainer builds for an evaluation now (its sample count, settings and
     seed as genbench has them), with its samples drawn as a metric draws them: the seconds that
     took (the evaluation's sample grid included) and the context."""
-    saved, run.metrics = run.metrics, {"draw": SimpleNamespace(fn=_draw)}
+    saved, run.metrics = run.metrics, {"draw": SimpleNamespace(fn=_draw, params=NoParams)}
     try:
         tick = time.perf_counter()
         ctx = run.evaluate(final=final)
