@@ -242,6 +242,12 @@ def load_suite(
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     if suite.vectorize_seeds:
         _check_vectorizable(suite, models, errors)
+        if any("schedule" in t for t in trials.values()):
+            errors.add(
+                ("vectorize_seeds",),
+                "successive halving continues promoted trials from checkpoints, which seeds trained "
+                "together do not keep: set one of them",
+            )
     from genbench.reference import check_reference  # it reads the store, which imports this module
 
     check_reference(suite.reference, suite.metric_names, models, datasets, errors)

@@ -18,6 +18,8 @@ STATUS_STYLE = {
     "diverged": "yellow",
     "failed": "red",
     "interrupted": "magenta",
+    "paused": "blue",
+    "stopped": "dim yellow",
     "skipped": "dim green",
 }
 

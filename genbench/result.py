@@ -17,13 +17,17 @@ class Status(str, Enum):
     DIVERGED = "diverged"  # stopped at a non-finite loss or non-finite weights
     FAILED = "failed"  # raised, or its worker was lost on every attempt
     INTERRUPTED = "interrupted"  # stopped on request (Ctrl-C); resumes from its checkpoint
+    PAUSED = "paused"  # at a rung of successive halving, checkpointed: goes on if promoted
+    STOPPED = "stopped"  # not promoted at a rung: its metrics are that rung's evaluation
     PENDING = "pending"  # not run yet (only the leaderboard shows it)
 
     def __str__(self) -> str:
         return self.value
 
 
-FINISHED = (Status.OK, Status.DIVERGED)  # statuses a re-run keeps; failed and interrupted runs go on
+# statuses a re-run keeps; failed and interrupted runs go on, paused and stopped ones are the
+# scheduler's to decide (genbench.halving), and without one they go on to the budget
+FINISHED = (Status.OK, Status.DIVERGED)
 TRANSIENT = ("trajectory", "samples", "pictures")  # sent to the driver, not kept in result.json
 
 
@@ -68,6 +72,12 @@ class RunResult:
     def interrupted(cls, error: str, **fields: Any) -> RunResult:
         """A run stopped on request (or lost while stopping); `error` says how it goes on."""
         return cls(Status.INTERRUPTED, error=error, **fields)
+
+    @classmethod
+    def paused(cls, **fields: Any) -> RunResult:
+        """A run that reached the rung it was asked to train to (`train(until=...)`)."""
+        steps = fields.get("steps", 0)
+        return cls(Status.PAUSED, error=f"paused at step {steps}, a rung of successive halving", **fields)
 
     @classmethod
     def failed(cls, error: str, details: str = "") -> RunResult:

@@ -51,14 +51,14 @@ class RunWorker:
         self._lock = threading.Lock()
         self._stop = stop or threading.Event()  # never cleared: a stopped worker takes no more runs
 
-    def run(self, spec: RunSpec, checkpoint_path: str | None = None) -> RunResult:
-        """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there); a raised
-        exception becomes a `failed` result, never an error."""
+    def run(self, spec: RunSpec, checkpoint_path: str | None = None, until: int | None = None) -> RunResult:
+        """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there; to step `until`
+        if given); a raised exception becomes a `failed` result, never an error."""
         from genbench.train import train
 
         self._set_progress({"step": 0})
         try:
-            return train(spec, self.device, self._set_progress, checkpoint_path, self._stop)
+            return train(spec, self.device, self._set_progress, checkpoint_path, self._stop, until)
         except Exception as exc:  # a failing run is recorded; the suite goes on
             return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
@@ -73,9 +73,12 @@ class RunWorker:
             failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
             return [failed.replace() for _ in specs]
 
-    def run_job(self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None) -> list[RunResult]:
-        """The results of a job: one run (resuming from `checkpoint_path`) or a seed group; the
-        job's plugins are imported first (a plugin that fails here fails the job's runs)."""
+    def run_job(
+        self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None, until: int | None = None
+    ) -> list[RunResult]:
+        """The results of a job: one run (resuming from `checkpoint_path`, to step `until` if
+        given) or a seed group; the job's plugins are imported first (a plugin that fails here
+        fails the job's runs)."""
         from genbench.plugins import ensure
 
         try:
@@ -84,7 +87,7 @@ class RunWorker:
             failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
             return [failed.replace() for _ in job]
         if len(job) == 1:
-            return [self.run(job[0], checkpoint_path)]
+            return [self.run(job[0], checkpoint_path, until)]
         return self.run_group(list(job))
 
     def stop(self) -> None:
@@ -111,15 +114,17 @@ def run_serial(
     on_result: ResultFn,
     checkpoints: CheckpointFn | None = None,
     stop: threading.Event | None = None,
+    until: int | None = None,
 ) -> None:
-    """Run every spec in this process, one job after another (for debuggers), until `stop` is set."""
+    """Run every spec in this process, one job after another (for debuggers), until `stop` is set
+    (each to step `until` if given)."""
     for job in jobs(specs):
         if stop is not None and stop.is_set():
             return
         worker = RunWorker(job[0].resources.cpus, job[0].resources.gpus, stop)
         for spec in job:
             on_start(spec)
-        results = worker.run_job(job, checkpoints(job[0]) if checkpoints and len(job) == 1 else None)
+        results = worker.run_job(job, checkpoints(job[0]) if checkpoints and len(job) == 1 else None, until)
         for spec, result in zip(job, results, strict=True):
             on_result(spec, result)
 
@@ -211,6 +216,7 @@ def run_on_ray(
     checkpoints: CheckpointFn | None = None,
     stop: threading.Event | None = None,
     stop_grace_s: float = STOP_GRACE_S,
+    until: int | None = None,
 ) -> None:
     """Run every spec on a pool of Ray actors sized to the cluster's nodes; results arrive as runs end.
 
@@ -218,7 +224,7 @@ def run_on_ray(
     started), so a job never waits on an actor that Ray cannot place. A run whose worker dies is
     retried on a fresh worker (see the module's docstring); once `stop` is set no run starts,
     running ones are asked to checkpoint and their `interrupted` results are awaited for at most
-    `stop_grace_s`.
+    `stop_grace_s`. With `until`, every run trains to that step only (a rung of successive halving).
     """
     import ray
 
@@ -256,7 +262,7 @@ def run_on_ray(
         while idle and pending:
             worker, job = idle.pop(), pending.popleft()
             path = checkpoints(job[0]) if checkpoints and len(job) == 1 else None
-            running[worker.run_job.remote(job, path)] = (worker, job)
+            running[worker.run_job.remote(job, path, until)] = (worker, job)
             attempts[job[0].run_id] = attempts.get(job[0].run_id, 0) + 1
             if attempts[job[0].run_id] == 1:
                 for spec in job:

@@ -29,6 +29,9 @@ class SearchBlock(BaseModel):
     seed: StrictInt | None = Field(None, ge=0, lt=2**32)  # the sampler's seed (default 0)
     sampler: Literal["random", "sobol"] | None = None  # Optuna's RandomSampler (default) or QMCSampler
     space: dict[str, Any] = {}
+    scheduler: Literal["asha"] | None = None  # successive halving on the primary metric (genbench.halving)
+    reduction: int | None = Field(None, ge=2, le=100)  # its eta: 1/eta of a rung's trials go on (default 3)
+    min_steps: int | None = Field(None, gt=0)  # its first rung (default: eval.every)
 
 
 def searched(suite) -> bool:
@@ -121,7 +124,7 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
     values, each a method) one variant per distinct sampled configuration. Returns the variants as
     (name, hparams, variant label) and, by (name, label), what the variant is in its search."""
     top = _block(suite.search, ("search",), errors) if suite.search is not None else None
-    variants, trials_of, counts, methods = [], {}, {}, {}
+    variants, trials_of, counts, methods, schedules = [], {}, {}, {}, {}
     for i, entry in enumerate(suite.models):
         params = dict(entry)
         name = params.pop("name", None)
@@ -149,6 +152,9 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
             continue
         counts[i] = (merged["trials"], (*trial_loc, "trials"))
         block_loc = ("models", i, "search") if own_raw is not None else ("search",)
+        own_schedules = own is not None and {own.scheduler, own.reduction, own.min_steps} != {None}
+        schedule_loc = ("models", i, "search") if own_schedules else ("search",)
+        schedules[i] = (_schedule(suite, merged, schedule_loc, errors), block_loc)
         distributions = _distributions(family, name, params, merged["space"], space, block_loc, errors)
         if distributions is None:
             continue
@@ -195,18 +201,60 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
                     "sampler": merged["sampler"],
                     "space": {k: next(iter(merged["space"][k])) for k in config},
                     "values": config,
-                }
+                } | ({"schedule": schedules[i][0]} if schedules[i][0] else {})
     _same_trials(counts, errors)
+    _same_schedule(schedules, errors)
     return variants, trials_of
+
+
+def _schedule(suite, merged: dict, loc: tuple, errors) -> dict | None:
+    """The entry's early-stopping schedule, {scheduler, reduction, rungs}, or None without one;
+    the rungs are the steps min_steps * reduction**i below the budget, then the budget."""
+    if merged["scheduler"] is None:
+        for key in ("reduction", "min_steps"):
+            if merged[key] is not None:
+                errors.add((*loc, key), f"{key!r} belongs to a scheduler: add 'scheduler: asha'")
+        return None
+    steps, every = suite.budget.steps, suite.eval.every
+    if steps is None:
+        errors.add((*loc, "scheduler"), "successive halving needs a steps budget (rungs are steps)")
+        return None
+    if not every:
+        errors.add((*loc, "scheduler"), "successive halving needs eval.every: a rung is an evaluation")
+        return None
+    reduction, first = merged["reduction"] or 3, merged["min_steps"] or every
+    if first % every or first >= steps:
+        errors.add(
+            (*loc, "min_steps"),
+            f"min_steps {first} must be a multiple of eval.every ({every}) below the budget ({steps})",
+        )
+        return None
+    rungs = [first]
+    while rungs[-1] * reduction < steps:
+        rungs.append(rungs[-1] * reduction)
+    return {"scheduler": merged["scheduler"], "reduction": reduction, "rungs": [*rungs, steps]}
+
+
+def _same_schedule(schedules: dict[int, tuple], errors) -> None:
+    """Equal budgets: every method of a suite is stopped by the same schedule (or none is)."""
+    distinct = {repr(s) for s, _ in schedules.values()}
+    if len(distinct) > 1:
+        first, (s0, _) = next(iter(schedules.items()))
+        for schedule, loc in schedules.values():
+            if schedule != s0:
+                errors.add(
+                    loc, f"its early stopping differs from models[{first}]'s: every method gets the same"
+                )
 
 
 def _merge(top: SearchBlock | None, own: SearchBlock | None) -> dict[str, Any]:
     """The entry's search: its own keys over the top-level block's, spaces merged key by key."""
     out = {"trials": None, "seed": 0, "sampler": "random", "space": {}}
+    out |= {"scheduler": None, "reduction": None, "min_steps": None}
     for block in (top, own):
         if block is None:
             continue
-        for key in ("trials", "seed", "sampler"):
+        for key in ("trials", "seed", "sampler", "scheduler", "reduction", "min_steps"):
             if getattr(block, key) is not None:
                 out[key] = getattr(block, key)
         out["space"] = {**out["space"], **block.space}

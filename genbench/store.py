@@ -121,9 +121,14 @@ def write_run(suite_path: Path, spec: RunSpec, result: RunResult) -> Path:
     path = run_dir(suite_path, spec.run_id)
     lines = "".join(json.dumps(row, sort_keys=True) + "\n" for row in result.trajectory)
     write_atomic(path / "trajectory.jsonl", lines.encode())
-    stored = result.replace(spec_version=SPEC_VERSION).to_json()
-    write_json(path / "result.json", {"run_id": spec.run_id, **stored})
+    write_result(suite_path, spec, result)
     return path
+
+
+def write_result(suite_path: Path, spec: RunSpec, result: RunResult) -> None:
+    """Store a run's result.json alone (its trajectory stays as it is)."""
+    stored = result.replace(spec_version=SPEC_VERSION).to_json()
+    write_json(run_dir(suite_path, spec.run_id) / "result.json", {"run_id": spec.run_id, **stored})
 
 
 def read_manifest(suite_path: Path) -> dict:

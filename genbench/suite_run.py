@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from genbench import checkpoint, runner, store
+from genbench import checkpoint, halving, runner, store
 from genbench.config import EXIT_INTERRUPTED, RunSpec, load_suite
 from genbench.leaderboard import write_leaderboard
 from genbench.plots import write_run_pictures
@@ -20,7 +20,7 @@ from genbench.preflight import preflight
 from genbench.progress import SuiteProgress
 from genbench.registry import DATASETS, METRICS
 from genbench.report import write_report
-from genbench.result import RunResult
+from genbench.result import RunResult, Status
 
 LEADERBOARD_EVERY_S = 10.0
 
@@ -104,9 +104,32 @@ def run_suite(
             write_leaderboard(suite_path)
             last_board[0] = time.perf_counter()
 
+    def dispatch(runs: list[RunSpec], until: int | None = None) -> None:
+        if serial:
+            runner.run_serial(runs, progress.start, on_result, checkpoint_path, stop, until)
+        elif runs:
+            runner.run_on_ray(
+                runs,
+                progress.start,
+                on_result,
+                progress.progress,
+                max_workers=workers,
+                checkpoints=checkpoint_path,
+                stop=stop,
+                until=until,
+            )
+
+    def on_stopped(spec: RunSpec, result: RunResult) -> None:
+        store.write_result(suite_path, spec, result)
+        progress.finish(spec, result)
+
+    schedule = halving.schedule_of(specs)
     with SuiteProgress(specs, console, primary) as progress:
         for spec in specs:
             done = store.finished_result(suite_path, spec.run_id)
+            if schedule and not done:  # a run stopped at a rung stays stopped unless promoted
+                stored = store.read_result(suite_path, spec.run_id)
+                done = stored if stored and stored.status == Status.STOPPED else None
             if done:
                 progress.skipped(spec, done)
             else:
@@ -117,18 +140,12 @@ def run_suite(
         timing.update(runs=len(todo), workers=workers, setup_s=time.perf_counter() - started)
         tick = time.perf_counter()
         with stop_on_sigint(stop):
-            if serial:
-                runner.run_serial(todo, progress.start, on_result, checkpoint_path, stop)
-            elif todo:
-                runner.run_on_ray(
-                    todo,
-                    progress.start,
-                    on_result,
-                    progress.progress,
-                    max_workers=workers,
-                    checkpoints=checkpoint_path,
-                    stop=stop,
-                )
+            if schedule:  # rung by rung; the finished runs' trajectories still count in each rung
+                direction = outputs[primary]
+                args = (specs, schedule, suite_path, primary, direction, dispatch, on_stopped, stop.is_set)
+                halving.run_scheduled(*args)
+            else:
+                dispatch(todo)
         timing["dispatch_s"] = time.perf_counter() - tick
     table, _, text = write_leaderboard(suite_path)
     timing["to_leaderboard_s"] = time.perf_counter() - started

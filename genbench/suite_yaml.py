@@ -118,7 +118,8 @@ class SuiteErrors:
         self.path, self.lines, self.items = path, lines, []
 
     def add(self, loc: tuple, message: str) -> None:
-        self.items.append((tuple(loc), message))
+        if (tuple(loc), message) not in self.items:  # a top-level block's problem, found per entry
+            self.items.append((tuple(loc), message))
 
     def add_validation(self, prefix: tuple, err: ValidationError, schema: type[BaseModel]) -> None:
         for e in err.errors():

@@ -219,6 +219,7 @@ def train(
     progress: ProgressFn | None = None,
     checkpoint_path: Path | None = None,
     stop: threading.Event | None = None,
+    until: int | None = None,
 ) -> RunResult:
     """Train one run to its budget and evaluate it; return status, metrics and trajectory.
 
@@ -227,31 +228,39 @@ def train(
     often a run is evaluated does not change its training. With `checkpoint_path`, the run
     continues from the checkpoint there (if any) and saves every `spec.checkpoint.every` steps,
     at the end of training and when `stop` is set (checked between steps): then it returns
-    status `interrupted`.
+    status `interrupted`. With `until` (a step below the budget: a rung of successive halving) it
+    checkpoints there and returns `paused`, its metrics those of the evaluation at that step.
     """
     run = Trainer(spec, device)
     state = checkpoint.load(checkpoint_path, spec.run_id) if checkpoint_path else None
     if state:
         run.load_state_dict(state)
     started = time.perf_counter()
-    status = loop(run, progress, checkpoint_path, stop)
+    status = loop(run, progress, checkpoint_path, stop, until)
     if status == Status.OK and not run.model.is_finite():
         status = Status.DIVERGED
-    if checkpoint_path and status in (Status.OK, Status.INTERRUPTED):
+    if checkpoint_path and status in (Status.OK, Status.INTERRUPTED, Status.PAUSED):
         run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
     return result(run, status, started)
 
 
 def loop(
-    run, progress: ProgressFn | None, checkpoint_path: Path | None, stop: threading.Event | None
+    run,
+    progress: ProgressFn | None,
+    checkpoint_path: Path | None,
+    stop: threading.Event | None,
+    until: int | None = None,
 ) -> Status:
     """Step `run` (a Trainer, or a group of seeds trained as one) until its budget is spent, with
-    its in-training evaluations and checkpoints; return ok, diverged or interrupted."""
+    its in-training evaluations and checkpoints; return ok, diverged or interrupted (or paused
+    at step `until`)."""
     spec = run.spec
     last_report = time.perf_counter()
     if spec.eval.every and not run.trajectory:
         run.evaluate()  # the untrained model: the start of every anytime curve
     while not run.budget.spent(run.step, run.train_seconds):
+        if until is not None and run.step >= until:
+            return Status.PAUSED
         if stop is not None and stop.is_set():
             return Status.INTERRUPTED
         losses = run.train_step()
@@ -275,7 +284,7 @@ def result(run: Trainer, status: Status, started: float) -> RunResult:
         samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
         final_eval_seconds = run.eval_seconds - before
     outputs = {k for m in run.metrics.values() for k in m.outputs}
-    final = run.trajectory[-1] if run.trajectory and status == Status.OK else {}
+    final = run.trajectory[-1] if run.trajectory and status in (Status.OK, Status.PAUSED) else {}
     fields = {
         "steps": run.step,
         "train_seconds": run.train_seconds,
@@ -296,6 +305,8 @@ def result(run: Trainer, status: Status, started: float) -> RunResult:
         return RunResult.ok(**fields, samples=samples.cpu().numpy() if toy else None)
     if status == Status.DIVERGED:
         return RunResult.diverged(**fields)
+    if status == Status.PAUSED:  # its metrics: the rung's in-training evaluation, at this step
+        return RunResult.paused(**fields)
     error = f"interrupted at step {run.step}; the next `genbench run` resumes from its checkpoint"
     return RunResult.interrupted(error, **fields)
 

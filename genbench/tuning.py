@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from genbench import halving
 from genbench.stats import ALPHA, holm
 from genbench.store import load_runs, write_atomic
 
@@ -233,10 +234,15 @@ def analysis(suite_path, table: pd.DataFrame, directions: dict[str, str], primar
     best-of-k and ahead tables on the primary metric, and its direction."""
     if primary is None or "variant" not in table:
         return None
-    trials = trials_table(load_runs(suite_path), table, primary)
+    runs = load_runs(suite_path)
+    schedule = halving.schedule_of_runs(runs)
+    direction = directions[primary]
+    stopping = halving.stopping_table(runs, table, primary, direction, schedule) if schedule else None
+    if schedule:  # methods compared at equal spent budget: every trial at the first rung
+        table = halving.rung_table(suite_path, runs, table, primary, schedule["rungs"][0])
+    trials = trials_table(runs, table, primary)
     if trials.empty:
         return None
-    direction = directions[primary]
     return {
         "metric": primary,
         "direction": direction,
@@ -244,6 +250,8 @@ def analysis(suite_path, table: pd.DataFrame, directions: dict[str, str], primar
         "quantiles": quantiles_table(trials, direction),
         "best_of_k": best_of_k_table(trials, direction),
         "ahead": ahead_table(trials, direction),
+        "schedule": schedule,
+        "stopping": stopping,
     }
 
 
@@ -255,12 +263,23 @@ def leaderboard_section(
     result = analysis(suite_path, table, directions, primary)
     if result is None:
         return ""
-    for name in ("trials", "quantiles", "best_of_k", "ahead"):
+    names = ("trials", "quantiles", "best_of_k", "ahead") + (("stopping",) if result["schedule"] else ())
+    for name in names:
         frame = result[name].drop(columns=["space"], errors="ignore")
         write_atomic(suite_path / f"tuning_{name}.csv", frame.to_csv(index=False).encode())
     trials = result["trials"].drop(columns=["space", "variant"])
+    stopping = (
+        "\n\n"
+        + halving.describe_schedule(result["schedule"])
+        + "\n\n"
+        + result["stopping"].to_markdown(index=False, floatfmt=".4g")
+        + "\n\n"
+        if result["schedule"]
+        else "\n\n"
+    )
     return (
-        f"\n## Hyper-parameter search ({primary}; a trial's value is its mean over seeds)\n\n"
+        f"\n## Hyper-parameter search ({primary}; a trial's value is its mean over seeds)"
+        + stopping
         + result["quantiles"].to_markdown(index=False, floatfmt=".4g")
         + "\n\n### For each k, the method with the best expected best-of-k trials\n\n"
         + (
@@ -312,6 +331,11 @@ def add_report_section(
         + "Quantiles are over the trial values; trial std is their spread over trials, median seed std the "
         "typical spread over the seeds of one trial; the best trial's seed values stand beside its mean.",
     )
+    if result["schedule"]:
+        rep.add("p", halving.describe_schedule(result["schedule"]))
+        rep.add(
+            "table", "Early stopping: trials per rung, steps spent, best trial", _shown(result["stopping"])
+        )
     rep.add("table", "Trial values: quantiles over trials", _shown(result["quantiles"]))
     rep.image(
         "tuning_distribution.png", tuning_figures.distribution_png(trials, metric, arrow), "trial values"

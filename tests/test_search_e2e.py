@@ -52,3 +52,27 @@ def test_search_runs_on_ray_and_reports_distribution_and_best_of_k(tmp_path):
         assert (suite / "report_files" / name).stat().st_size > 1000
     spec = json.loads(next((suite / "runs").glob("*/spec.json")).read_text())
     assert spec["search"]["of"] == 4 and spec["search"]["sampler"] == "random"
+
+
+def test_search_with_early_stopping_runs_on_ray_and_reports_it(tmp_path):
+    suite_text = SUITE.replace("name: search_e2e", "name: search_sh").replace(
+        "search: {trials: 4, seed: 0,", "search: {trials: 4, seed: 0, scheduler: asha, reduction: 2,"
+    )
+    (tmp_path / "s.yaml").write_text(suite_text)
+    done = run_cli("run", "s.yaml", "--results", "out", "--workers", "2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    suite = tmp_path / "out" / "search_sh"
+    board = pd.read_csv(suite / "leaderboard.csv")
+    # rungs 10 and 20 (the budget): per method 2 of 4 trials go on, both seeds of each
+    assert len(board) == 2 * 4 * 2
+    assert (board["status"] == "stopped").sum() == 2 * 2 * 2 and (board["status"] == "ok").sum() == 2 * 2 * 2
+    assert set(board[board["status"] == "stopped"]["steps"]) == {10}
+    stopping = pd.read_csv(suite / "tuning_stopping.csv")
+    assert (
+        list(stopping["reached 20"]) == [2, 2]
+        and list(stopping["steps_spent"]) == [2 * (2 * 10 + 2 * 20)] * 2
+    )
+    report = (suite / "report.md").read_text()
+    assert "Early stopping: successive halving" in report and "stopped" in report
+    for name in ("tuning_distribution.png", "tuning_best_of_k.png"):
+        assert (suite / "report_files" / name).stat().st_size > 1000

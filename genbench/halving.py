@@ -1,0 +1,217 @@
+"""Early stopping of a suite's searches: `scheduler: asha`, successive halving on the primary metric
+(Jamieson & Talwalkar 2016; the rung rule of ASHA, Li et al. 2020).
+
+The rungs are steps r_0 = min_steps, r_i = r_0 * eta**i below the budget, and the budget. Every
+trial of a method on a data set trains to r_0; the best max(1, floor(n / eta)) of the n trials
+there (by their seed mean of the primary metric) go on to r_1, and so on; the others are
+`stopped`, their numbers those of their evaluation at the rung they reached. A method's search
+thus spends the same steps as any other's with the same trial count and schedule.
+
+Why not Ray Tune's ASHAScheduler or Optuna's SuccessiveHalvingPruner: both are asynchronous, so a
+trial is promoted against whichever trials reached its rung before it, and which runs stop
+depends on the order in which results arrive, i.e. on the machine and its load. Here every trial
+of a method reaches a rung before any goes on (the synchronous rule), so the same suite stops the
+same runs everywhere, and a re-run recomputes every decision from the stored trajectories. The
+rule is a few lines; training to a rung, pausing, resuming and storing are genbench's runner,
+checkpoints and store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+
+import pandas as pd
+
+from genbench import store
+from genbench.config import RunSpec
+from genbench.result import RunResult, Status
+
+DispatchFn = Callable[[list[RunSpec], int | None], None]  # train these runs to this step (None: budget)
+
+
+def schedule_of(specs: list[RunSpec]) -> dict | None:
+    """The suite's early-stopping schedule ({scheduler, reduction, rungs}), or None."""
+    return next((s.search["schedule"] for s in specs if s.search and "schedule" in s.search), None)
+
+
+def keep_count(n: int, reduction: int) -> int:
+    """How many of a rung's n trials go on: floor(n / eta), at least one."""
+    return max(1, n // reduction)
+
+
+def promoted(values: dict, reduction: int, direction: str) -> set:
+    """The keys of the best keep_count(n) values (NaN: a trial without a value, ranked worst;
+    ties broken by key order, so that the choice is the same on every machine)."""
+    sign = -1.0 if direction == "max" else 1.0
+
+    def rank(key) -> tuple:
+        value = values[key]
+        return (0, sign * value, key) if math.isfinite(value) else (1, 0.0, key)
+
+    ranked = sorted(values, key=rank)
+    return set(ranked[: keep_count(len(values), reduction)])
+
+
+def value_at(suite_path, run_id: str, step: int, metric: str) -> float:
+    """A run's `metric` at its evaluation at `step`, from its stored trajectory (NaN if it has none)."""
+    path = store.run_dir(suite_path, run_id) / "trajectory.jsonl"
+    if not path.exists():
+        return math.nan
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("step") == step:
+            value = row.get(metric)
+            return float(value) if isinstance(value, int | float) else math.nan
+    return math.nan
+
+
+def _needs(result: RunResult | None, rung: int, final: bool) -> bool:
+    """Whether a run must train to reach `rung` (the budget when `final`)."""
+    if result is None or result.status in (Status.FAILED, Status.INTERRUPTED, Status.PENDING):
+        return True
+    if result.finished:  # ok or diverged: nothing more to train
+        return False
+    return final or result.steps < rung  # paused or stopped below this rung
+
+
+def stopped_result(paused: RunResult, rung: int, kept: int, of: int) -> RunResult:
+    """A paused run's final record once not promoted: its rung's numbers under a budget of the
+    steps it spent (so its numbers never share a protocol column with runs of the full budget)."""
+    protocol = dict(paused.protocol or {})
+    protocol["budget"] = {"steps": rung, "stopped_early": True}
+    return paused.replace(
+        status=Status.STOPPED,
+        protocol=protocol,
+        error=f"stopped by successive halving at {rung} steps: not among the best {kept} of {of} trials",
+    )
+
+
+def run_scheduled(
+    specs: list[RunSpec],
+    schedule: dict,
+    suite_path,
+    metric: str,
+    direction: str,
+    dispatch: DispatchFn,
+    on_stopped: Callable[[RunSpec, RunResult], None],
+    stopping: Callable[[], bool],
+) -> None:
+    """Train `specs` rung by rung: dispatch the runs of the surviving trials that have not reached
+    the rung yet, then per method and data set promote the best trials and record the others as
+    stopped (`on_stopped`). `stopping()` true (a Ctrl-C) ends it after the rung's dispatch."""
+    alive = list(specs)
+    rungs, reduction = schedule["rungs"], schedule["reduction"]
+    for i, rung in enumerate(rungs):
+        final = i == len(rungs) - 1
+        todo = [s for s in alive if _needs(store.read_result(suite_path, s.run_id), rung, final)]
+        if todo:
+            dispatch(todo, None if final else rung)
+        if final or stopping():
+            return
+        alive = promote(alive, rung, reduction, suite_path, metric, direction, on_stopped)
+
+
+def promote(alive, rung, reduction, suite_path, metric, direction, on_stopped) -> list[RunSpec]:
+    """The runs of the trials that go on from `rung`, per method and data set; the paused runs of
+    the others are recorded as stopped."""
+    competitions: dict[tuple, dict[str, list[RunSpec]]] = {}
+    for s in alive:
+        key = (s.search["method"], s.dataset, s.dataset_variant)
+        competitions.setdefault(key, {}).setdefault(s.variant, []).append(s)
+    survivors: set[str] = set()
+    for trials in competitions.values():
+        values = {variant: _seed_mean(runs, rung, suite_path, metric) for variant, runs in trials.items()}
+        kept = promoted(values, reduction, direction)
+        for variant, runs in trials.items():
+            if variant in kept:
+                survivors.update(s.run_id for s in runs)
+                continue
+            for s in runs:
+                result = store.read_result(suite_path, s.run_id)
+                if result is not None and result.status == Status.PAUSED:
+                    on_stopped(s, stopped_result(result, rung, len(kept), len(values)))
+    return [s for s in alive if s.run_id in survivors]
+
+
+def _seed_mean(runs: list[RunSpec], rung: int, suite_path, metric: str) -> float:
+    """A trial's value at a rung: the mean over its seeds that have one (as genbench.tuning's)."""
+    values = [v for v in (value_at(suite_path, s.run_id, rung, metric) for s in runs) if math.isfinite(v)]
+    return sum(values) / len(values) if values else math.nan
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def schedule_of_runs(runs: list[dict]) -> dict | None:
+    """The schedule of a stored suite (its runs' spec dicts), or None."""
+    return next(
+        (r["spec"]["search"]["schedule"] for r in runs if "schedule" in (r["spec"].get("search") or {})), None
+    )
+
+
+def rung_table(suite_path, runs: list[dict], table: pd.DataFrame, metric: str, step: int) -> pd.DataFrame:
+    """The leaderboard's runs table with each searched run's `metric` at its evaluation at `step`
+    (every trial's first rung: an equal budget) and a protocol of that budget."""
+    from genbench.leaderboard import protocol_id
+
+    by_id = {r["spec"]["run_id"]: r for r in runs}
+    out = table.copy()
+    values, protocols = [], []
+    for run_id in out["run_id"]:
+        run = by_id[run_id]
+        values.append(value_at(suite_path, run_id, step, metric) if run["spec"].get("search") else math.nan)
+        result = run["result"]
+        base = {**result.protocol, "budget": None} if result and result.protocol else None
+        protocols.append(f"{protocol_id(base, result.spec_version)} @{step}" if base else None)
+    out[metric] = values
+    out["protocol"] = protocols
+    return out
+
+
+def stopping_table(
+    runs: list[dict], table: pd.DataFrame, metric: str, direction: str, schedule: dict
+) -> pd.DataFrame:
+    """Per data set and method: the trials that reached each rung, the steps its search spent
+    against a search without stopping, and its best trial at the full budget (seed mean, std)."""
+    search = {r["spec"]["run_id"]: r["spec"].get("search") for r in runs}
+    rows = table[table["run_id"].map(lambda r: search.get(r) is not None)].copy()
+    rows["method"] = rows["run_id"].map(lambda r: search[r]["method"])
+    budget, out = schedule["rungs"][-1], []
+    for (dataset, method), g in rows.groupby(["dataset", "method"], sort=False):
+        reached = g.groupby("variant")["steps"].max()
+        row = {
+            "dataset": dataset,
+            "method": method,
+            "trials": len(reached),
+            "seeds": int(g.groupby("variant").size().max()),
+        }
+        row.update({f"reached {r}": int((reached >= r).sum()) for r in schedule["rungs"]})
+        row["steps_spent"] = int(g["steps"].fillna(0).sum())
+        row["steps_without_stopping"] = len(g) * budget
+        full = g[(g["status"] == "ok") & (g["steps"] >= budget)]
+        means = full.groupby("variant")[metric].agg(["mean", "std", "count"]) if metric in full else None
+        if means is not None and len(means):
+            best = means["mean"].idxmax() if direction == "max" else means["mean"].idxmin()
+            row["best_trial"] = " ".join(w for w in best.split() if w.startswith("trial="))
+            row["best_value"] = float(means.loc[best, "mean"])
+            row["best_seed_std"] = float(means.loc[best, "std"])
+            row["best_seed_values"] = " ".join(f"{v:.4g}" for v in full[full["variant"] == best][metric])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def describe_schedule(schedule: dict) -> str:
+    """One sentence on the schedule, for the leaderboard and the report."""
+    rungs = ", ".join(f"{r:,}" for r in schedule["rungs"])
+    eta = schedule["reduction"]
+    return (
+        f"Early stopping: successive halving (synchronous; genbench.halving) at rungs of {rungs} steps "
+        f"with eta = {eta}: at each rung the best max(1, floor(n/{eta})) of a method's n trials on a "
+        "data set (by their seed mean) go on, the others are stopped and keep that rung's numbers "
+        "(status `stopped`, their budget in their protocol). So that methods are compared only at "
+        f"equal spent budget, the trial distribution and the best-of-k curves are those of every "
+        f"trial at the first rung ({schedule['rungs'][0]:,} steps); the table below gives each "
+        "method's steps spent and its best trial at the full budget."
+    )
