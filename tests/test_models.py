@@ -329,3 +329,30 @@ def test_sample_shape_and_determinism(ring, family):
     assert a.device.type == "cpu"
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_iwae_lr_schedule_matches_burda_stages():
+    """yburda/iwae experiments.py: stage i runs 3^(i-1) epochs at 1e-4 * round(10^(1-(i-1)/7), 1)."""
+    stages = [(1, 1e-3), (3, 7.2e-4), (9, 5.2e-4), (27, 3.7e-4), (81, 2.7e-4), (243, 1.9e-4)]
+    stages += [(729, 1.4e-4), (2187, 1e-4)]
+    epoch = 0
+    for length, lr in stages:
+        for e in (epoch, epoch + length - 1):
+            assert vae.iwae_lr(1e-3, e) == pytest.approx(lr)
+        epoch += length
+    assert epoch == 3280  # the paper's 3,280 epochs
+
+
+def test_iwae_lr_schedule_sets_the_optimizer_lr_from_the_step(ring):
+    """500 training points in batches of 50: 10 steps an epoch; step 10 is epoch 1 (stage 2)."""
+    ring_500 = toys.build_ring(toys.RingParams(train_size=500, test_size=10))
+    hp = vae.VAEHParams(hidden=8, depth=1, latent_dim=2, lr_schedule="iwae", batch_size=50)
+    model = vae.VAE(hp, ring_500)
+    assert model.epoch_steps == 10
+    batches = lambda: ring_500.train[:50]  # noqa: E731
+    for step, lr in ((0, 1e-3), (9, 1e-3), (10, 7.2e-4), (39, 7.2e-4), (40, 5.2e-4)):
+        model.train_step(batches, step)
+        assert model.opt.param_groups[0]["lr"] == pytest.approx(lr)
+    constant = tiny_vae(lr=1e-3)
+    constant.train_step(batches, 40)
+    assert constant.opt.param_groups[0]["lr"] == 1e-3

@@ -31,7 +31,14 @@ class VAEHParams(BaseModel):
     mc_samples: int = Field(1, ge=1, description="M, samples of z per example (13.22)")
     hidden: int = Field(128, ge=1, description="width of hidden layers")
     depth: int = Field(2, ge=1, description="hidden layers in encoder and decoder")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate (the first, under lr_schedule: iwae)")
+    lr_schedule: Literal["constant", "iwae"] = Field(
+        "constant", description="constant, or Burda et al.'s: stage i, 3^(i-1) epochs at lr*10^(-(i-1)/7)"
+    )
+    beta1: float = Field(0.9, ge=0, lt=1, description="Adam beta1")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2")
+    adam_eps: float = Field(1e-8, gt=0, description="Adam epsilon")
+    activation: Literal["relu", "tanh"] = Field("relu", description="hidden activation of the MLPs")
     batch_size: int = Field(512, ge=1, description="minibatch size")
     sample: Literal["draw", "mean"] = Field(
         "draw", description="samples for metrics: a draw from p(x|z) or its mean E[x|z]"
@@ -55,6 +62,16 @@ def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Ten
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
 
 
+def iwae_lr(first: float, epoch: int) -> float:
+    """Burda et al.'s schedule (yburda/iwae, experiments.py): stage i = 1, 2, ... runs 3^(i-1)
+    epochs at first * 10^(-(i-1)/7), rounded as theirs to one decimal of the 1e-4 unit."""
+    stage, start = 1, 0
+    while epoch >= start + 3 ** (stage - 1):
+        start += 3 ** (stage - 1)
+        stage += 1
+    return first / 10 * round(10 ** (1 - (stage - 1) / 7), 1)
+
+
 class VAE(GenerativeModel):
     """Inference network q(z|x) and generative network p(x|z), trained on the ELBO."""
 
@@ -76,10 +93,17 @@ class VAE(GenerativeModel):
                 hp.latent_dim, self.shape, hp.width, out_channels=k * self.shape[0], tanh=False
             )
         else:  # eqs. 13.8-13.10: hidden layers, then a mean and a softplus standard deviation
-            encoder = mlp(dataset.dim, hp.hidden, hp.depth, 2 * hp.latent_dim)
+            encoder = mlp(dataset.dim, hp.hidden, hp.depth, 2 * hp.latent_dim, activation=hp.activation)
             self.encoder = nn.Sequential(nn.Flatten(), encoder)
-            self.decoder = mlp(hp.latent_dim, hp.hidden, hp.depth, k * dataset.dim)
-        self.opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
+            self.decoder = mlp(hp.latent_dim, hp.hidden, hp.depth, k * dataset.dim, activation=hp.activation)
+        betas = (hp.beta1, hp.beta2)
+        self.opt = torch.optim.Adam(self.parameters(), lr=hp.lr, betas=betas, eps=hp.adam_eps)
+        self.epoch_steps = None
+        if hp.lr_schedule == "iwae":
+            train = getattr(dataset, "train_images", getattr(dataset, "train", None))
+            if train is None:
+                raise ValueError("lr_schedule: iwae counts epochs: it needs a data set with a training set")
+            self.epoch_steps = max(1, len(train) // hp.batch_size)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the mean and std of q(z|x) (eqs. 13.8-13.10)."""
@@ -116,6 +140,9 @@ class VAE(GenerativeModel):
 
     def train_step(self, next_batch: Batches, step: int) -> dict[str, float]:
         """One Adam step on the negative ELBO of a minibatch."""
+        if self.epoch_steps is not None:
+            for group in self.opt.param_groups:
+                group["lr"] = iwae_lr(self.hp.lr, step // self.epoch_steps)
         loss = -self.elbo(next_batch()).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
