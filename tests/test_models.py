@@ -343,7 +343,7 @@ def test_iwae_lr_schedule_matches_burda_stages():
     assert epoch == 3280  # the paper's 3,280 epochs
 
 
-def test_iwae_lr_schedule_sets_the_optimizer_lr_from_the_step(ring):
+def test_iwae_lr_schedule_sets_the_optimizer_lr_from_the_step():
     """500 training points in batches of 50: 10 steps an epoch; step 10 is epoch 1 (stage 2)."""
     ring_500 = toys.build_ring(toys.RingParams(train_size=500, test_size=10))
     hp = vae.VAEHParams(hidden=8, depth=1, latent_dim=2, lr_schedule="iwae", batch_size=50)
