@@ -7,7 +7,7 @@ The public API (genbench.api) is imported on first use, so `import genbench` sta
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the minor version moves with genbench.numerics.NUMERICS_VERSION
 
 _API = (
     "LoadedRun",

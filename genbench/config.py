@@ -22,6 +22,7 @@ from pydantic import (
 
 from genbench import plugins as plugin_loader
 from genbench import search
+from genbench.numerics import NUMERICS_VERSION
 from genbench.plugins import Plugin
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
 from genbench.suite_yaml import SuiteError, SuiteErrors, read_suite_yaml
@@ -143,13 +144,14 @@ class RunSpec(_Strict):
     def id_payload(self) -> dict[str, Any]:
         """What the run id hashes: the fully resolved spec (every hyper-parameter, data set
         parameter, evaluation setting and metric parameter, defaults included), the plugins'
-        modules and source hashes, and SPEC_VERSION; not the suite's name, resources, checkpoint
-        settings, vectorize_seeds, where the data files are or where the plugin files are."""
+        modules and source hashes, SPEC_VERSION and NUMERICS_VERSION; not the suite's name,
+        resources, checkpoint settings, vectorize_seeds, where the data files or plugin files are."""
         keys = {"model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"}
         payload = self.model_dump(mode="json", include=keys | {"metric_params"})
         payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
         payload["plugins"] = sorted([p.module, p.sha256] for p in self.plugins)
         payload["spec_version"] = SPEC_VERSION
+        payload["numerics_version"] = NUMERICS_VERSION  # code that moves numbers makes new runs
         return payload
 
     @property

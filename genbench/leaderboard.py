@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from genbench.config import SPEC_VERSION
+from genbench.numerics import code_label
 from genbench.reference import write_published
 from genbench.result import RunResult, Status
 from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
@@ -17,7 +18,7 @@ from genbench.tuning import leaderboard_section
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
 GROUP = ["model", "variant", "dataset", "protocol"]
-PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench")
+PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench", "numerics")
 
 
 def protocol_id(protocol: dict, spec_version: int = SPEC_VERSION) -> str:
@@ -50,6 +51,7 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "protocol": protocol_id(result.protocol, result.spec_version)
             if result.protocol is not None
             else None,
+            "code": code_label(result.protocol) if result.protocol is not None else None,
         }
         row["spec_version"] = result.spec_version if run["result"] else SPEC_VERSION
         row.update({f"hp.{k}": v for k, v in spec["hparams"].items()})
@@ -60,9 +62,8 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     metric_cols = [c for c in directions if c in table.columns]
     hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
     older = "spec_version" in table and (table["spec_version"] != SPEC_VERSION).any()
-    order = (
-        RUN_COLUMNS + ["protocol"] + (["spec_version"] if older else []) + metric_cols + hp_cols + ["error"]
-    )
+    versions = ["protocol", "code"] + (["spec_version"] if older else [])
+    order = RUN_COLUMNS + versions + metric_cols + hp_cols + ["error"]
     return table[[c for c in order if c in table.columns]], directions
 
 

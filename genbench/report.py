@@ -16,6 +16,7 @@ import pandas as pd
 
 from genbench import figures, reference, stats
 from genbench.leaderboard import label, primary_metric, runs_table, significance, summary_table
+from genbench.numerics import code_label
 from genbench.result import Status
 from genbench.store import load_runs, read_manifest, run_dir, write_atomic
 from genbench.tuning import add_report_section
@@ -73,6 +74,7 @@ def _settings(suite_path: Path, runs: list[dict], directions: dict[str, str]) ->
         ("evaluation data", str(proto.get("split", "–"))),
         ("evaluation seeding", str(proto.get("eval_seed", "–"))),
         ("versions", ", ".join(f"{k} {proto[k]}" for k in ("genbench", "torch", "python") if k in proto)),
+        ("code", "; ".join(dict.fromkeys(code_label(p) for p in protocols)) or "–"),
         (
             "hardware",
             "not recorded per run; this report was written on "

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 import genbench
-from genbench import checkpoint
+from genbench import checkpoint, numerics
 from genbench.artifacts import image_grid, vae_artifacts
 from genbench.config import RunSpec
 from genbench.data.pixels import to_model
 from genbench.metrics import EvalContext, eval_seed
+from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
 from genbench.result import RunResult, Status
 
@@ -64,6 +65,8 @@ def protocol(spec: RunSpec, dataset, metric_protocols: dict | None = None) -> di
         "samples": spec.eval.samples,
         "eval_seed": "seed * 100003 + step",
         "genbench": genbench.__version__,
+        "numerics": NUMERICS_VERSION,
+        "commit": numerics.commit(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "budget": spec.budget.model_dump(exclude_none=True),

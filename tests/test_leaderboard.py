@@ -80,7 +80,7 @@ def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
     table, directions = runs_table(suite_path)
     assert directions == MIN_FIRST
     assert list(table["run_id"]) == [s.run_id for s in specs] and len(table) == 9
-    assert list(table.columns[:9]) == [
+    assert list(table.columns[:10]) == [
         "run_id",
         "model",
         "variant",
@@ -90,8 +90,9 @@ def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
         "steps",
         "seconds",
         "protocol",
+        "code",
     ]
-    assert list(table.columns[9:11]) == ["mode_dist", "modes"]  # manifest order
+    assert list(table.columns[10:12]) == ["mode_dist", "modes"]  # manifest order
     hp = {f"hp.{k}" for s in specs for k in s.hparams}
     assert {c for c in table.columns if c.startswith("hp.")} == hp
     assert {"hp.lr", "hp.z_dim", "hp.latent_dim", "hp.decoder"} <= hp
