@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import genbench
+from genbench.numerics import NUMERICS_VERSION
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
@@ -66,6 +68,9 @@ def test_suite_finishes_and_writes_leaderboard(suite_run):
         "hp.lr",
     ]:
         assert column in board.columns, column
+    finished = board[board["status"] == "ok"]
+    numerics = f"genbench {genbench.__version__}, numerics {NUMERICS_VERSION}, commit"
+    assert finished["code"].str.startswith(numerics).all(), finished["code"]  # run from this checkout
     status = board.groupby("variant", dropna=False)["status"].agg(set).to_dict()
     assert status["decoder=bernoulli"] == {"failed"}
     assert status["lr=1e+30"] == {"diverged"}
