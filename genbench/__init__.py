@@ -7,7 +7,7 @@ The public API (genbench.api) is imported on first use, so `import genbench` sta
 
 from __future__ import annotations
 
-__version__ = "0.2.0"  # the minor version moves with genbench.numerics.NUMERICS_VERSION
+from genbench.numerics import __version__
 
 _API = (
     "LoadedRun",
@@ -37,7 +37,7 @@ def __getattr__(name: str):
 
         return GenerativeModel
     if name == "SuiteError":
-        from genbench.suite_yaml import SuiteError
+        from genbench.suite.reader import SuiteError
 
         return SuiteError
     raise AttributeError(f"module 'genbench' has no attribute {name!r}")

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from genbench.builtins import load_builtins
 from genbench.registry import (
     DATASETS,
     METRICS,
@@ -33,7 +34,6 @@ from genbench.registry import (
     Modes,
     NoParams,
     PrepareError,
-    load_builtins,
 )
 
 __all__ = [
@@ -153,9 +153,9 @@ def run_suite(
     before anything is written; KeyboardInterrupt after a Ctrl-C (running runs checkpointed)."""
     from rich.console import Console
 
-    from genbench import store
-    from genbench.config import EXIT_INTERRUPTED, load_suite
-    from genbench.suite_run import run_suite as run
+    from genbench.driver.suite_run import run_suite as run
+    from genbench.store import runs as store
+    from genbench.suite.config import EXIT_INTERRUPTED, load_suite
 
     source = suite if isinstance(suite, dict) else Path(suite)
     name = load_suite(source, Path.cwd())[0].name
@@ -170,8 +170,8 @@ def load_results(results_dir: str | Path, all_runs: bool = False) -> Any:
     """The stored runs of a suite (`results/<suite>`) as the leaderboard's per-run table: one row
     per run of the current suite file (`all_runs`: every stored run, older spec formats in
     protocol groups of their own)."""
-    from genbench.leaderboard import runs_table
-    from genbench.store import all_runs_view
+    from genbench.analysis.leaderboard import runs_table
+    from genbench.store.runs import all_runs_view
 
     path = _suite_path(results_dir)
     if not all_runs:
@@ -184,8 +184,8 @@ def load_trajectories(results_dir: str | Path) -> Any:
     """Every stored evaluation of a suite's runs, one row each (step, train_seconds, the metrics,
     the train.* means since the previous evaluation), with the run's model, variant, dataset,
     seed and status."""
-    from genbench import stats
-    from genbench.leaderboard import runs_table
+    from genbench.analysis import stats
+    from genbench.analysis.leaderboard import runs_table
 
     path = _suite_path(results_dir)
     traj, _ = stats.load_trajectories(path)
@@ -233,10 +233,11 @@ class LoadedRun:
 def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     """The trained model of a finished run (`results/<suite>/runs/<run_id>`): rebuilt from its
     spec (its plugins imported, from their recorded files where needed) and its checkpoint."""
-    from genbench import checkpoint, plugins, train
-    from genbench.config import SPEC_VERSION
-    from genbench.result import RunResult, Status
-    from genbench.store import read_json, spec_of
+    from genbench.store.result import RunResult, Status
+    from genbench.store.runs import read_json, spec_of
+    from genbench.suite import plugins
+    from genbench.suite.config import SPEC_VERSION
+    from genbench.worker import checkpoint, train
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / "spec.json")

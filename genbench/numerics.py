@@ -13,6 +13,7 @@ import functools
 import subprocess
 from pathlib import Path
 
+__version__ = "0.2.0"  # the package version; its minor version moves with NUMERICS_VERSION
 NUMERICS_VERSION = 1  # 1: the first recorded golden runs (genbench 0.2.0)
 
 

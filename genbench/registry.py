@@ -184,10 +184,3 @@ class MetricEntry:
 DATASETS: Registry[DatasetEntry] = Registry("dataset")
 MODELS: Registry[ModelEntry] = Registry("model")
 METRICS: Registry[MetricEntry] = Registry("metric")
-
-
-def load_builtins() -> None:
-    """Import the modules whose import registers the built-in datasets, models and metrics."""
-    from genbench.data import images, toys  # noqa: F401
-    from genbench.metrics import fidelity, likelihood, modes, mog, parzen  # noqa: F401
-    from genbench.models import gan, vae, veegan, wgan  # noqa: F401

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-GENBENCH = [sys.executable, "-m", "genbench.cli"]
+GENBENCH = [sys.executable, "-m", "genbench.driver.cli"]
 # where genbench, torch (hub weights) and matplotlib (font cache) keep files between runs
 ISOLATED = {
     "GENBENCH_CACHE": "genbench-cache",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from genbench.config import load_suite
-from genbench.train import train
+from genbench.suite.config import load_suite
+from genbench.worker.train import train
 from tests.test_resume import StopAfter, canon, suite_dict, write_suite
 
 DIGITS = {"name": "digits", "size": 28, "test_size": 100}

@@ -192,9 +192,9 @@ def _numbers(result, model) -> dict:
 
 def compute(name: str, root: Path) -> dict:
     """Run golden case `name` in this process (one thread) and return its numbers, per seed."""
-    from genbench.config import load_suite
-    from genbench.seed_group import SeedGroup
-    from genbench.train import Trainer, loop, result
+    from genbench.suite.config import load_suite
+    from genbench.worker.seed_group import SeedGroup
+    from genbench.worker.train import Trainer, loop, result
 
     torch.set_num_threads(1)
     specs = load_suite(_suite(name, CASES[name], root))[1]
@@ -237,8 +237,8 @@ def moved(name: str, root: Path) -> str | None:
     return (
         f"golden numbers moved ({len(changes)}):\n  "
         + "\n  ".join(changes)
-        + "\nIf the change is intended, bump NUMERICS_VERSION in genbench/numerics.py (and the minor "
-        "version in genbench/__init__.py) and re-record in the same commit: python -m tests.golden --record"
+        + "\nIf the change is intended, bump NUMERICS_VERSION and the minor version of __version__ "
+        "in genbench/numerics.py and re-record in the same commit: python -m tests.golden --record"
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genbench.artifacts import GRID, MANIFOLD_SIDE, RECONSTRUCTIONS, image_grid, vae_artifacts
-from genbench.registry import DATASETS, MODELS, load_builtins
+from genbench.builtins import load_builtins
+from genbench.registry import DATASETS, MODELS
+from genbench.worker.artifacts import GRID, MANIFOLD_SIDE, RECONSTRUCTIONS, image_grid, vae_artifacts
 
 
 def test_image_grid_is_the_first_samples_as_clamped_uint8():

@@ -27,7 +27,7 @@ SUITE_FILE = "bad.yaml"
 TRACEBACK = "Traceback (most recent call last)"
 
 _script = Path(sys.executable).with_name("genbench")
-GENBENCH = [str(_script)] if _script.exists() else [sys.executable, "-m", "genbench.cli"]
+GENBENCH = [str(_script)] if _script.exists() else [sys.executable, "-m", "genbench.driver.cli"]
 
 
 def _env() -> dict[str, str]:
@@ -145,7 +145,7 @@ COMMANDS = ["validate", "run"]
 # same file, so that a genbench bug cannot start a training run (or Ray) from this test file.
 DRIVER = r"""
 import contextlib, io, json, os, sys, traceback
-from genbench.cli import main
+from genbench.driver.cli import main
 
 jobs_file, results_file = sys.argv[1], sys.argv[2]
 jobs = json.load(open(jobs_file))

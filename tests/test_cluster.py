@@ -159,7 +159,7 @@ def test_suite_survives_losing_the_worker_node(cluster, tmp_path):
     address, env, worker_node = cluster
     (tmp_path / "cluster.yaml").write_text(SUITE)
     runs = tmp_path / "results" / "cluster" / "runs"
-    cmd = [sys.executable, "-m", "genbench.cli", "run", "cluster.yaml", "--address", address]
+    cmd = [sys.executable, "-m", "genbench.driver.cli", "run", "cluster.yaml", "--address", address]
     with open(tmp_path / "cli.log", "w") as log:
         cli = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -203,7 +203,7 @@ def test_runs_larger_than_half_a_node_all_finish(two_by_three, tmp_path):
     address, env = two_by_three
     suite = SUITE.replace("budget: {seconds: 4}", "budget: {steps: 150}").replace("{cpus: 1}", "{cpus: 2}")
     (tmp_path / "fit.yaml").write_text(suite.replace("name: cluster", "name: fit"))
-    cmd = [sys.executable, "-m", "genbench.cli", "run", "fit.yaml", "--address", address]
+    cmd = [sys.executable, "-m", "genbench.driver.cli", "run", "fit.yaml", "--address", address]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     board = pd.read_csv(tmp_path / "results" / "fit" / "leaderboard.csv")
@@ -213,8 +213,8 @@ def test_runs_larger_than_half_a_node_all_finish(two_by_three, tmp_path):
 
 SLOTS = """
 import ray
-from genbench import runner
-from genbench.config import Resources
+from genbench.driver import runner
+from genbench.suite.config import Resources
 runner.start_ray({address!r})
 print("SLOTS", runner.slots(Resources(cpus=0.1, gpus=0.1), runner.cluster_nodes()))
 @ray.remote(num_cpus=0.1, num_gpus=0.1)

@@ -1,4 +1,4 @@
-"""genbench.config.load_suite: expansion of a suite file into RunSpecs, defaults, run ids, notes."""
+"""genbench.suite.config.load_suite: expansion of a suite file into RunSpecs, defaults, run ids, notes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from genbench.config import RunSpec, SuiteError, load_suite
+from genbench.suite.config import RunSpec, SuiteError, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "suites" / "quickstart.yaml"
@@ -247,7 +247,7 @@ def test_run_ids_stable_across_processes(tmp_path):
     path = tmp_path / "suite.yaml"
     path.write_text(suite(seeds="seeds: [0, 1]", models="models: [{name: gan}, {name: vae}]"))
     code = (
-        "import json, sys; from genbench.config import load_suite; "
+        "import json, sys; from genbench.suite.config import load_suite; "
         "print(json.dumps([s.run_id for s in load_suite(sys.argv[1])[1]]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

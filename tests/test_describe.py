@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from genbench.describe import describe_registries
 from genbench.registry import DATASETS, METRICS, MODELS
+from genbench.suite.describe import describe_registries
 
 
 def test_lists_every_registered_name_under_its_section():

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genbench import figures, store
-from genbench.config import load_suite
+from genbench.analysis.figures import suite as figures
+from genbench.store import runs as store
+from genbench.suite.config import load_suite
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SUITE = {

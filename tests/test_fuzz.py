@@ -18,8 +18,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genbench import runner
-from genbench.cli import main
+from genbench.driver import runner
+from genbench.driver.cli import main
 
 EXAMPLES = 1100
 BASE = {

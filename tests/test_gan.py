@@ -7,12 +7,13 @@ import pytest
 import torch
 import yaml
 
-from genbench.config import SuiteError, load_suite
+from genbench.builtins import load_builtins
 from genbench.data import toys
 from genbench.models import gan, losses
-from genbench.registry import DATASETS, load_builtins
-from genbench.seed_group import SeedGroup
-from genbench.train import train
+from genbench.registry import DATASETS
+from genbench.suite.config import SuiteError, load_suite
+from genbench.worker.seed_group import SeedGroup
+from genbench.worker.train import train
 from tests.test_resume import StopAfter, canon
 
 RING = {"name": "ring8", "train_size": 2000, "test_size": 500}

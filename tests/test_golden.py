@@ -8,9 +8,9 @@ import json
 import pytest
 
 import genbench
-from genbench.leaderboard import protocol_id
 from genbench.models import losses
 from genbench.numerics import NUMERICS_VERSION, code_label
+from genbench.store.protocol import protocol_id
 from tests import golden
 
 RECORDED = json.loads(golden.GOLDEN_FILE.read_text())
@@ -61,8 +61,8 @@ def test_a_changed_loss_names_the_moved_numbers_and_the_constant(golden_root, mo
 
 
 def test_numerics_version_enters_run_and_protocol_ids(monkeypatch):
-    from genbench import config
-    from genbench.config import load_suite
+    from genbench.suite import config
+    from genbench.suite.config import load_suite
 
     suite = golden._suite("gan nonsaturating", golden.CASES["gan nonsaturating"], golden.SHARED)
     (spec,) = load_suite(suite)[1]

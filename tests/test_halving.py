@@ -11,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from genbench.config import SuiteError, load_suite
-from genbench.halving import keep_count, promoted
+from genbench.analysis.rungs import keep_count
+from genbench.driver.scheduler import promoted
+from genbench.suite.config import SuiteError, load_suite
 
 HEAD = """\
 name: sh

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from genbench.config import load_suite
-from genbench.train import train
+from genbench.suite.config import load_suite
+from genbench.worker.train import train
 from tests.conftest import run_cli
 from tests.test_images import SHARED, _root_with
 

@@ -19,12 +19,13 @@ import ray
 import torch
 import yaml
 
-from genbench import checkpoint, store
-from genbench.config import RunSpec, load_suite
-from genbench.result import RunResult
-from genbench.runner import run_on_ray
-from genbench.suite_run import EXIT_INTERRUPTED
-from genbench.train import train
+from genbench.driver.runner import run_on_ray
+from genbench.driver.suite_run import EXIT_INTERRUPTED
+from genbench.store import runs as store
+from genbench.store.result import RunResult
+from genbench.suite.config import RunSpec, load_suite
+from genbench.worker import checkpoint
+from genbench.worker.train import train
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +162,7 @@ def start_cli(work: Path, suite_file: Path, address: str) -> subprocess.Popen:
     """`genbench run` as a subprocess joining this module's Ray instance; output to a file."""
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
     log_path = work / f"{suite_file.stem}.{time.monotonic_ns()}.log"
-    cmd = [sys.executable, "-m", "genbench.cli", "run", str(suite_file), "--results", "results"]
+    cmd = [sys.executable, "-m", "genbench.driver.cli", "run", str(suite_file), "--results", "results"]
     with open(log_path, "w") as log:
         proc = subprocess.Popen([*cmd, "--address", address], cwd=work, env=env, stdout=log, stderr=log)
     proc.log_path = log_path

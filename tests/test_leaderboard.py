@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from genbench import store
-from genbench.config import RunSpec, load_suite
-from genbench.leaderboard import protocol_id, runs_table, summary_table, write_leaderboard
-from genbench.result import RunResult, Status
+from genbench.analysis.leaderboard import runs_table, summary_table, write_leaderboard
+from genbench.store import runs as store
+from genbench.store.protocol import protocol_id
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import RunSpec, load_suite
 
 A, B = "lr=0.001", "lr=0.0001"  # the two GAN variants of the suite below
 # made-up metrics per (model, variant) and seed 0, 1, 2

@@ -83,7 +83,7 @@ def test_stacked_mnist_real_images_cover_about_1000_modes(trained, mnist_root):
 def test_classifier_features_through_torch_fidelity(trained, mnist):
     """The registered extractor gives the classifier's penultimate features; FID of the test set
     against itself is 0 and against a blurred copy is clearly not."""
-    from genbench.config import EvalSettings
+    from genbench.metrics.settings import EvalSettings
 
     ctx = EvalContext(None, 1, 0, settings=EvalSettings())
     fe, info = fidelity._extractor("mnist_classifier", mnist, ctx)

@@ -96,7 +96,8 @@ def test_mnist_eval_suite_end_to_end(tmp_path, monkeypatch):
 
 
 def test_eval_keys_change_the_run_id_only_when_set():
-    from genbench.config import EvalSettings, RunSpec
+    from genbench.metrics.settings import EvalSettings
+    from genbench.suite.config import RunSpec
 
     base = {
         "suite": "s", "model": "vae", "hparams": {}, "variant": "", "dataset": "mnist", "dataset_params": {},

@@ -12,9 +12,9 @@ import pytest
 import torch
 from scipy import linalg
 
-from genbench.config import EvalSettings
 from genbench.metrics import EvalContext, extractors, fidelity
 from genbench.metrics.density import density_coverage
+from genbench.metrics.settings import EvalSettings
 
 D = 8
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch_fidelity
 
-from genbench.config import EvalSettings
 from genbench.data import images
 from genbench.metrics import EvalContext, classifier, extractors, fidelity
 from genbench.metrics.modes import digit_labels
+from genbench.metrics.settings import EvalSettings
 from genbench.registry import METRICS
 from tests.test_metrics_classifier import mnist, mnist_root, trained  # noqa: F401 (session fixtures)
 
@@ -161,7 +161,8 @@ def test_run_prepares_the_classifier_and_reference_on_the_driver(
     """`genbench run` loads the classifier and writes the reference features and radii to the
     cache before the first run starts (the worker only reads them). The cache starts with the
     already trained classifier only (training one takes minutes)."""
-    from genbench import cli, train
+    from genbench.driver import cli
+    from genbench.worker import train
 
     cache = tmp_path / "cache"
     (cache / "classifiers").mkdir(parents=True)

@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
+from genbench.builtins import load_builtins
 from genbench.models.gan import GANHParams
 from genbench.models.nets import discriminator_net, generator_net, init_linear, mlp_options
-from genbench.registry import DATASETS, load_builtins
+from genbench.registry import DATASETS
 
 
 def dataset(name: str, **params):

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from genbench.config import SuiteError, load_suite
 from genbench.data import toys
 from genbench.models import gan
 from genbench.models.pack import Packed
+from genbench.suite.config import SuiteError, load_suite
 from tests.family_checks import DIGITS, check_diverges, check_resume
 from tools.bench_loops import bare_loop, batches
 

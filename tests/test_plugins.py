@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 import genbench
-from genbench import plugins, store
-from genbench.config import EvalSettings, SuiteError, load_suite
+from genbench.metrics.settings import EvalSettings
 from genbench.registry import METRICS
+from genbench.store import runs as store
+from genbench.suite import plugins
+from genbench.suite.config import SuiteError, load_suite
 from tests import plugin_files
 from tests.conftest import run_cli
 
@@ -206,7 +208,7 @@ def test_an_installed_entry_point_plugin_is_known_to_list_validate_and_run(tmp_p
         "Metadata-Version: 2.1\nName: gb-installed\nVersion: 0.1\n"
     )
     (site / "gb_installed-0.1.dist-info" / "entry_points.txt").write_text(
-        "[genbench.plugins]\nmine = gb_installed\n"
+        "[genbench.suite.plugins]\nmine = gb_installed\n"
     )
     (site / "gb_installed.py").write_text(plugin_files.MODEL.replace('"tiny_lsgan"', '"installed_lsgan"'))
     suite = plugin_files.suite("[]").replace("tiny_lsgan", "installed_lsgan").replace(", {name: line}", "")
@@ -215,7 +217,7 @@ def test_an_installed_entry_point_plugin_is_known_to_list_validate_and_run(tmp_p
     env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
 
     def cli(*args):
-        cmd = [sys.executable, "-m", "genbench.cli", *args]
+        cmd = [sys.executable, "-m", "genbench.driver.cli", *args]
         return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
 
     listing = cli("list")

@@ -31,7 +31,7 @@ def test_workers_import_the_plugin_files_ray_shipped(cluster, tmp_path):  # noqa
     path.write_text(path.read_text().replace("seeds: [0]", "seeds: [0, 1]"))
     for entry in env.get("PYTHONPATH", "").split(":"):
         assert not entry or not Path(entry).resolve().is_relative_to(tmp_path), entry
-    cmd = [sys.executable, "-m", "genbench.cli", "run", path.name, "--address", address]
+    cmd = [sys.executable, "-m", "genbench.driver.cli", "run", path.name, "--address", address]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     suite_path = tmp_path / "results" / "plug"

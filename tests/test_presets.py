@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from genbench.config import SuiteError, load_suite
 from genbench.data import toys
-from genbench.describe import describe_registries
 from genbench.models import gan, presets, wgan
 from genbench.models.base import Maxout
+from genbench.suite.config import SuiteError, load_suite
+from genbench.suite.describe import describe_registries
 from tests.family_checks import check_resume
 
 

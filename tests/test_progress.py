@@ -7,9 +7,9 @@ import io
 import yaml
 from rich.console import Console
 
-from genbench.config import load_suite
-from genbench.progress import STATUS_STYLE, SuiteProgress
-from genbench.result import RunResult, Status
+from genbench.driver.progress import STATUS_STYLE, SuiteProgress
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import load_suite
 
 
 def specs(tmp_path):

@@ -10,12 +10,13 @@ import pytest
 import yaml
 from scipy import stats as scipy_stats
 
-from genbench import reference, store
-from genbench.cli import main
-from genbench.config import SuiteError, load_suite
-from genbench.leaderboard import write_leaderboard
-from genbench.reference import NOT_RUN, protocol_mismatches, verdict
-from genbench.result import RunResult
+from genbench.analysis import verdicts as reference
+from genbench.analysis.leaderboard import write_leaderboard
+from genbench.analysis.verdicts import NOT_RUN, protocol_mismatches, verdict
+from genbench.driver.cli import main
+from genbench.store import runs as store
+from genbench.store.result import RunResult
+from genbench.suite.config import SuiteError, load_suite
 
 
 def summary(n: int, mean: float, std: float, lo: float = math.nan, hi: float = math.nan) -> dict:

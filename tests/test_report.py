@@ -12,11 +12,12 @@ import subprocess
 import pytest
 from rich.console import Console
 
-from genbench import stats, store
-from genbench.cli import main
-from genbench.report import write_report
-from genbench.result import RunResult
-from genbench.suite_run import run_suite
+from genbench.analysis import stats
+from genbench.analysis.report import write_report
+from genbench.driver.cli import main
+from genbench.driver.suite_run import run_suite
+from genbench.store import runs as store
+from genbench.store.result import RunResult
 from tests.test_leaderboard import build_store, make_specs
 
 SUITE = """\
@@ -166,7 +167,7 @@ def test_interrupted_runs_are_counted(tmp_path):
 
 def test_suite_target_reaches_the_report(suite, tmp_path):
     """A suite file's `target` is kept in the manifest and used for time-to-target."""
-    from genbench.config import load_suite
+    from genbench.suite.config import load_suite
 
     (tmp_path / "t.yaml").write_text(SUITE + "target: 1.5\n")
     loaded, _, _ = load_suite(tmp_path / "t.yaml")

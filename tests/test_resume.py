@@ -15,12 +15,14 @@ import torch
 import yaml
 from rich.console import Console
 
-from genbench import checkpoint, runner, store
-from genbench.cli import main
-from genbench.config import RunSpec, load_suite
-from genbench.result import RunResult
-from genbench.suite_run import EXIT_INTERRUPTED, run_suite
-from genbench.train import train
+from genbench.driver import runner
+from genbench.driver.cli import main
+from genbench.driver.suite_run import EXIT_INTERRUPTED, run_suite
+from genbench.store import runs as store
+from genbench.store.result import RunResult
+from genbench.suite.config import RunSpec, load_suite
+from genbench.worker import checkpoint
+from genbench.worker.train import train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
@@ -194,7 +196,7 @@ def test_suite_sigint_then_rerun_resumes_skips_and_starts(tmp_path, monkeypatch)
 
     monkeypatch.setattr(runner.RunWorker, "run", note_run)
     monkeypatch.setattr(runner.RunWorker, "_set_progress", interrupt_second)
-    monkeypatch.setattr("genbench.train.REPORT_EVERY_S", 0.0)
+    monkeypatch.setattr("genbench.worker.train.REPORT_EVERY_S", 0.0)
     code = run_suite(suite_file, tmp_path / "results", console, serial=True)
     monkeypatch.undo()
     assert code == EXIT_INTERRUPTED and sent

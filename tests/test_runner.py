@@ -14,9 +14,9 @@ import ray
 import torch
 import yaml
 
-from genbench.config import RunSpec, load_suite
-from genbench.runner import run_on_ray, run_serial
-from genbench.train import train
+from genbench.driver.runner import run_on_ray, run_serial
+from genbench.suite.config import RunSpec, load_suite
+from genbench.worker.train import train
 
 pytestmark = pytest.mark.slow
 
@@ -224,7 +224,7 @@ def test_serial_and_ray_give_the_same_numbers(tmp_path):
 FRAGMENTATION_PROBE = """
 import resource, sys, types, torch
 torch.set_num_threads(1)
-from genbench.runner import fixed_mmap_threshold
+from genbench.driver.runner import fixed_mmap_threshold
 if sys.argv[1] == "fixed":
     assert fixed_mmap_threshold()
 from genbench.metrics.likelihood import iwae_log_likelihood

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from genbench import preflight, runner
-from genbench.cli import main
-from genbench.config import Resources
+from genbench.driver import preflight, runner
+from genbench.driver.cli import main
+from genbench.suite.config import Resources
 from tests.conftest import run_cli
 
 VALID = """\
@@ -243,7 +243,7 @@ def test_run_larger_than_every_node_is_refused():
 
 
 def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatch):
-    from genbench.config import load_suite
+    from genbench.suite.config import load_suite
 
     (tmp_path / "s.yaml").write_text(suite(resources="{cpus: 1, gpus: 0.25}"))
     suite_obj, specs, _ = load_suite(tmp_path / "s.yaml")

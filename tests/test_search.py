@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from genbench.config import SuiteError, load_suite
-from genbench.search import method_seed, sample
+from genbench.suite.config import SuiteError, load_suite
+from genbench.suite.search import method_seed, sample
 
 HEAD = """\
 name: t
@@ -172,7 +172,7 @@ def test_bad_searches_through_the_cli_exit_2_and_write_nothing(tmp_path):
     for case, line, *_ in BAD[:4]:
         (tmp_path / f"{case}.yaml").write_text(HEAD + "models:\n" + MODEL + line)
     script = (
-        "import json, sys\nfrom genbench.cli import main\n"
+        "import json, sys\nfrom genbench.driver.cli import main\n"
         f"cases = {[b[0] for b in BAD[:4]]!r}\n"
         "print(json.dumps({c: main(['run', c + '.yaml', '--results', 'out']) for c in cases}))\n"
     )

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import torch
 
-from genbench.config import SuiteError, load_suite
+from genbench.driver.runner import jobs
 from genbench.models.gan import discriminator_loss
-from genbench.runner import jobs
-from genbench.seed_group import SeedGroup, train_group
-from genbench.train import Trainer, loop, train
+from genbench.suite.config import SuiteError, load_suite
+from genbench.worker.seed_group import SeedGroup, train_group
+from genbench.worker.train import Trainer, loop, train
 from tests.conftest import run_cli
 
 SUITE = """\
@@ -155,7 +155,7 @@ def test_cli_stores_each_seed_of_a_group_as_its_own_run(tmp_path):
 
 
 def test_serial_runner_trains_a_group_as_one_job(tmp_path):
-    from genbench.runner import run_serial
+    from genbench.driver.runner import run_serial
 
     specs = specs_of(tmp_path, "vae", steps=60)
     started, results = [], {}

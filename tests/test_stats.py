@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from genbench import stats, store
-from genbench.leaderboard import runs_table, summary_table
-from genbench.result import RunResult, Status
+from genbench.analysis import stats
+from genbench.analysis.leaderboard import runs_table, summary_table
+from genbench.store import runs as store
+from genbench.store.result import RunResult, Status
 from tests.test_leaderboard import make_specs, protocol
 
 # ------------------------------------------------------------------------------ seed statistics

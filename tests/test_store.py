@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from genbench import store
-from genbench.config import SPEC_VERSION, RunSpec, load_suite
-from genbench.result import RunResult, Status
+from genbench.store import runs as store
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import SPEC_VERSION, RunSpec, load_suite
 
 
 def make_specs(tmp_path: Path, seeds: list[int], name: str = "s") -> list[RunSpec]:
@@ -31,7 +31,7 @@ def make_specs(tmp_path: Path, seeds: list[int], name: str = "s") -> list[RunSpe
 
 
 def make_result(status: str = "ok", modes: int = 8) -> RunResult:
-    """A result shaped like genbench.train.train's, with its unstorable parts."""
+    """A result shaped like genbench.worker.train.train's, with its unstorable parts."""
     trajectory = [{"step": 0, "modes": 1}, {"step": 10, "modes": modes}]
     return RunResult(
         Status(status),

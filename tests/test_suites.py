@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from genbench.config import load_suite
+from genbench.suite.config import load_suite
 
 SUITES = Path(__file__).resolve().parent.parent / "suites"
 ALL = sorted(SUITES.rglob("*.yaml"))

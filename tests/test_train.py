@@ -1,4 +1,4 @@
-"""The training loop (genbench.train.train) in-process: seeding, budgets, evaluation, divergence."""
+"""The training loop (genbench.worker.train.train) in-process: seeding, budgets, evaluation, divergence."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 import yaml
 
-from genbench.config import RunSpec, load_suite
-from genbench.suite_run import toy_test_draw
-from genbench.train import Trainer, train
+from genbench.driver.suite_run import toy_test_draw
+from genbench.suite.config import RunSpec, load_suite
+from genbench.worker.train import Trainer, train
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genbench.tuning import (
+from genbench.analysis.tuning import (
     ahead_table,
     band,
     best_of_k_weights,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from genbench.train import Trainer
+from genbench.worker.train import Trainer
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "update_order.py"
 _spec = importlib.util.spec_from_file_location("update_order", TOOL)

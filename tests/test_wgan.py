@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genbench.config import SuiteError, load_suite
+from genbench.builtins import load_builtins
 from genbench.data import images, toys
 from genbench.models import losses, wgan
-from genbench.registry import DATASETS, load_builtins
-from genbench.seed_group import SeedGroup
-from genbench.train import train
+from genbench.registry import DATASETS
+from genbench.suite.config import SuiteError, load_suite
+from genbench.worker.seed_group import SeedGroup
+from genbench.worker.train import train
 from tests.test_gan import DCGAN_NETS, DIGITS, RING, check_trains_samples_and_resumes, spec_of, write
 
 SMALL = {"z_dim": 8, "hidden": 16, "batch_size": 32, "critic_steps": 2}

@@ -61,7 +61,7 @@ QUICK_EVAL = {"samples": 200, "real_samples": 1000, "nll_examples": 100, "nll_k_
 
 def eval_fields() -> dict:
     """genbench's EvalSettings fields and their defaults, as they are now."""
-    from genbench.config import EvalSettings
+    from genbench.metrics.settings import EvalSettings
 
     return EvalSettings().model_dump()
 
@@ -85,7 +85,7 @@ def suite_text(
 
 def load_spec(text: str):
     """The first RunSpec of a suite file's text, through genbench's own loader."""
-    from genbench.config import load_suite
+    from genbench.suite.config import load_suite
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "suite.yaml"
@@ -96,7 +96,8 @@ def load_spec(text: str):
 def applicable_metrics(case: str) -> tuple[list[str], dict[str, str]]:
     """Every registered metric that applies to the case's model and data and can run here, and
     why each other one with a check does not (e.g. inception weights missing)."""
-    from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
+    from genbench.builtins import load_builtins
+    from genbench.registry import DATASETS, METRICS, MODELS
 
     load_builtins()
     plain = [name for name, entry in METRICS.items() if entry.check is None]
@@ -122,7 +123,7 @@ def real_run(
     cmd = [
         sys.executable,
         "-m",
-        "genbench.cli",
+        "genbench.driver.cli",
         "run",
         str(suite),
         "--serial",
@@ -171,7 +172,7 @@ def classifier_ready(root: Path, quick: bool) -> str:
     """Why the MNIST classifier is not there ('' when it is): trained now (`genbench prepare
     mnist`, minutes on a CPU) unless --quick."""
     if not quick:
-        cmd = [sys.executable, "-m", "genbench.cli", "prepare", "mnist", "--data-dir", str(root)]
+        cmd = [sys.executable, "-m", "genbench.driver.cli", "prepare", "mnist", "--data-dir", str(root)]
         subprocess.run(cmd, check=True, capture_output=True)
         return ""
     from genbench.data.images import MnistParams, build_torchvision

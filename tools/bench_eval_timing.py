@@ -70,8 +70,8 @@ def time_case(case: str, spec, checkpoint_path: Path, run_id: str, args) -> dict
     saved at its end, and the case's throughputs (one torch thread)."""
     import torch
 
-    from genbench import checkpoint
-    from genbench.train import Trainer
+    from genbench.worker import checkpoint
+    from genbench.worker.train import Trainer
 
     torch.set_num_threads(1)
     run = Trainer(spec)

@@ -31,7 +31,7 @@ import torch
 from bench_report import load_specs, machine
 from bench_trainer import CASES
 
-from genbench import train as train_mod
+from genbench.worker import train as train_mod
 
 OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "gpu.md"
 SEEDS = [1, 2, 4, 8, 16, 32, 64]
@@ -103,7 +103,7 @@ def overhead(case: str, steps: int, repeats: int, warmup: int) -> dict:
 
 def seeds(steps: int, repeats: int, sizes: list[int]) -> dict[int, float]:
     """ms per step of a seed group of each size in `sizes` (toy GAN on grid25)."""
-    from genbench.seed_group import SeedGroup
+    from genbench.worker.seed_group import SeedGroup
 
     model = "{name: gan, loss: nonsaturating, d_steps: 1}"
     specs = load_specs(spec_text("{name: grid25}", model, max(sizes), 10**9, "vectorize_seeds: true\n"))
@@ -119,7 +119,7 @@ def packed(steps: int) -> dict:
     """Four runs sharing the GPU at gpus: 0.25 against one alone, through the runner."""
     import ray
 
-    from genbench import runner
+    from genbench.driver import runner
 
     model = "{name: gan, loss: nonsaturating, d_steps: 1}"
     extra = "resources: {cpus: 1, gpus: 0.25}\n"

@@ -145,7 +145,7 @@ def self_check(
     default `bare_loop`) from the same seed; return the largest parameter difference of each."""
     from bench_report import load_specs
 
-    from genbench import train as train_mod
+    from genbench.worker import train as train_mod
 
     out = {}
     for family, (dataset, model) in families.items():

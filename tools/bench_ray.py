@@ -50,12 +50,12 @@ metrics: [mode_coverage]
 """
 IMPORT_PROBES = {  # name -> code run by a fresh interpreter, timed from outside
     "bare interpreter": "pass",
-    "driver imports (genbench.suite_run)": "import genbench.suite_run",
-    "worker imports (torch, genbench.train)": "import torch, genbench.train",
+    "driver imports (genbench.driver.suite_run)": "import genbench.driver.suite_run",
+    "worker imports (torch, genbench.worker.train)": "import torch, genbench.worker.train",
 }
 RAY_PROBE = """
 import json, time
-from genbench import runner
+from genbench.driver import runner
 import ray
 tick = time.perf_counter(); runner.start_ray(None); up = time.perf_counter() - tick
 tick = time.perf_counter(); ray.shutdown(); down = time.perf_counter() - tick
@@ -65,10 +65,11 @@ STORE_PROBE = """
 import json, pickle, statistics, sys, tempfile, time
 from pathlib import Path
 import torch
-from genbench import store, train
-from genbench.config import load_suite
-from genbench.plots import write_run_pictures
-from genbench.suite_run import toy_test_draw
+from genbench.store import runs as store
+from genbench.worker import train
+from genbench.suite.config import load_suite
+from genbench.analysis.figures.runs import write_run_pictures
+from genbench.driver.suite_run import toy_test_draw
 torch.set_num_threads(1)
 spec = load_suite(Path(sys.argv[1]))[1][0]
 builds, stores = [], []
@@ -101,7 +102,7 @@ def invoke(workers: int, runs: int, steps: int, interval: float) -> dict:
     try:
         suite = root / "suite.yaml"
         suite.write_text(SUITE.format(seeds=list(range(runs)), steps=steps))
-        cmd = [sys.executable, "-m", "genbench.cli", "run", str(suite), "--workers", str(workers)]
+        cmd = [sys.executable, "-m", "genbench.driver.cli", "run", str(suite), "--workers", str(workers)]
         cmd += ["--results", str(root / "res")]
         out = run_sampled(cmd, fresh_env(root / "ray"), root, root / "log.txt", interval)
         if out["returncode"] != 0:

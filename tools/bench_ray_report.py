@@ -152,8 +152,9 @@ def _limits(groups: dict[int, list[dict]], found: dict, probes: list[dict]) -> l
         f"- Fixed overhead ({many} workers), largest parts: "
         + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in biggest[:4])
         + f". Fresh interpreters: bare start {probe['bare interpreter']:.1f} s, the driver's imports "
-        f"{probe['driver imports (genbench.suite_run)']:.1f} s, a worker's torch + genbench.train "
-        f"{probe['worker imports (torch, genbench.train)']:.1f} s, Ray start-up "
+        f"{probe['driver imports (genbench.driver.suite_run)']:.1f} s, "
+        "a worker's torch + genbench.worker.train "
+        f"{probe['worker imports (torch, genbench.worker.train)']:.1f} s, Ray start-up "
         f"{probe['Ray start-up (runner.start_ray)']:.1f} s, Ray shutdown {probe['Ray shutdown']:.1f} s.",
     ]
     if found["per_run"] is not None:

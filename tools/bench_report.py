@@ -22,7 +22,7 @@ VARIANTS = ["train", "trainer", "model", "bare+diag", "bare"]
 
 def load_specs(text: str) -> list:
     """The RunSpecs of a suite file's text, through genbench's own suite loader."""
-    from genbench.config import load_suite
+    from genbench.suite.config import load_suite
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "suite.yaml"
@@ -104,7 +104,8 @@ def report(args: argparse.Namespace, info: dict, loads: tuple, results: dict, me
         "Variants (all from the same seed; after the warm-up every variant's parameters equal "
         "`train`'s to the bit in every case, max abs difference "
         f"{max(max(r['max_param_diff'].values()) for r in results.values()):.1e}): `train` is "
-        "`genbench.train.train()` as a worker runs it (progress callback, stop event, checkpoint path, "
+        "`genbench.worker.train.train()` as a worker runs it (progress callback, stop event, "
+        "checkpoint path, "
         "no evaluation or checkpoint inside the budget; only its loop is timed); `trainer` calls "
         "`Trainer.train_step()` in a loop; `model` calls the model's `train_step` with a hand-written "
         "batch function; `bare+diag` is a hand-written PyTorch loop on the same nets, batches, "
@@ -147,7 +148,8 @@ def report(args: argparse.Namespace, info: dict, loads: tuple, results: dict, me
         "",
         "## Peak resident memory",
         "",
-        f"VmHWM of a fresh process per row (MiB): `train` runs `genbench.train.train()` for the case's "
+        "VmHWM of a fresh process per row (MiB): `train` runs `genbench.worker.train.train()` "
+        "for the case's "
         "steps with its final evaluation and checkpoint; `bare` runs the bare loop with diagnostics; "
         "`timing` is the process that timed all variants above. A process that only imports torch and "
         f"genbench peaks at {mem['baseline']:.0f} MiB.",

@@ -27,8 +27,8 @@ import torch
 from bench_report import load_specs, machine, run_child  # next to this script
 from scipy.stats import mannwhitneyu
 
-from genbench.seed_group import SeedGroup, train_group
-from genbench.train import Trainer, train
+from genbench.worker.seed_group import SeedGroup, train_group
+from genbench.worker.train import Trainer, train
 
 CASES = {  # name -> model entry on grid25; the metric compared by --check
     "gan": ("{name: gan, loss: nonsaturating}", "mode_dist"),

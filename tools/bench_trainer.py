@@ -4,7 +4,7 @@ For each case (toy GAN, W-GAN and VAE on grid25; a small DCGAN on digits) one su
 these variants, alternating them (the order reverses every repeat) so load on the machine hits
 them alike, from the same seed, so all of them compute bit for bit the same parameters:
 
-  train      genbench.train.train() as a worker runs it (progress callback, stop event,
+  train      genbench.worker.train.train() as a worker runs it (progress callback, stop event,
              checkpoint path with checkpoint.every beyond the budget, no eval.every); only its
              loop is timed, from the end of Trainer construction to the final save/evaluation
   trainer    Trainer.train_step() called in a plain Python loop
@@ -37,8 +37,8 @@ import bench_loops  # next to this script
 import torch
 from bench_report import VARIANTS, load_specs, machine, report, run_child
 
-from genbench import train as train_mod
-from genbench.models.gan import grad_norm
+from genbench.models.losses import grad_norm
+from genbench.worker import train as train_mod
 
 # name -> (dataset entry, model entry, metric, share of --steps: a DCGAN step costs ~5 toy steps)
 CASES: dict[str, tuple[str, str, str, float]] = {

@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 from scipy import stats
 
-from genbench.stats import holm
+from genbench.analysis.stats import holm
 
 BASELINE = "gan loss=nonsaturating lr=0.001 batch_size=128"
 REMEDIES = {

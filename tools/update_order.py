@@ -20,9 +20,9 @@ import types
 
 import torch
 
-from genbench.config import load_suite
 from genbench.models.gan import discriminator_loss
-from genbench.train import Trainer
+from genbench.suite.config import load_suite
+from genbench.worker.train import Trainer
 
 
 def simultaneous_step(model, next_batch, step: int) -> dict[str, float]:

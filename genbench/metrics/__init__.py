@@ -51,7 +51,7 @@ class EvalContext:
         if value is not None:
             return value
         if default is None:
-            from genbench.config import EvalSettings
+            from genbench.metrics.settings import EvalSettings  # pydantic: not when metrics register
 
             default = EvalSettings.model_fields[name].default
         return default

@@ -33,7 +33,7 @@ def _extractor(name: str, dataset, ctx):
 
 def cached_tensor(path: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
     """A tensor kept in memory and on disk at `path` (written atomically): computed once, by
-    whichever process gets there first (the driver, before any run: `genbench.preflight`)."""
+    whichever process gets there first (the driver, before any run: `genbench.driver.preflight`)."""
     key = str(path)
     if key not in _MEMO:
         if path.exists():

@@ -87,3 +87,8 @@ class GenerativeModel(nn.Module):
     def is_finite(self) -> bool:
         """Whether every parameter is finite (no NaN or inf)."""
         return all(bool(torch.isfinite(p).all()) for p in self.parameters())
+
+
+def optimizers(model: torch.nn.Module) -> dict[str, torch.optim.Optimizer]:
+    """The optimizers a model family holds as attributes (opt_g, opt_d, opt, ...), by name."""
+    return {k: v for k, v in sorted(vars(model).items()) if isinstance(v, torch.optim.Optimizer)}

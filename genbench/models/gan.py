@@ -13,6 +13,7 @@ from genbench.models.losses import (
     add_spectral_norm,
     discriminator_loss,
     generator_loss,
+    grad_norm,
     largest_spectral_sigma,
     r1_penalty,
 )
@@ -89,13 +90,6 @@ class GANHParams(BaseModel):
         if self.loss != "fgan" and self.divergence is not None:
             raise ValueError(f"divergence applies to loss: fgan only, not loss: {self.loss}")
         return self
-
-
-def grad_norm(module: torch.nn.Module) -> float:
-    """Total L2 norm of `module`'s gradients: the generator's, whose shrinking as D(G(z)) -> 0
-    under the minimax loss is the vanishing gradient of eq. 13.42."""
-    norms = [p.grad.detach().pow(2).sum() for p in module.parameters() if p.grad is not None]
-    return float(torch.stack(norms).sum().sqrt()) if norms else 0.0
 
 
 def adam(params, lr: float | None, betas: Pair | None, hp) -> torch.optim.Adam:

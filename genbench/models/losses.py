@@ -190,3 +190,11 @@ def largest_spectral_sigma(net: nn.Module) -> float:
         weight = module.parametrizations.weight.original.flatten(1)  # dim 0: Linear and Conv2d
         sigmas.append(torch.dot(norm._u, torch.mv(weight, norm._v)))
     return float(torch.stack(sigmas).max()) if sigmas else float("nan")
+
+
+# ------------------------------------------------------------------------------- diagnostics
+def grad_norm(module: torch.nn.Module) -> float:
+    """Total L2 norm of `module`'s gradients: the generator's, whose shrinking as D(G(z)) -> 0
+    under the minimax loss is the vanishing gradient of eq. 13.42."""
+    norms = [p.grad.detach().pow(2).sum() for p in module.parameters() if p.grad is not None]
+    return float(torch.stack(norms).sum().sqrt()) if norms else 0.0

@@ -16,7 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from genbench import checkpoint
+from genbench.models.base import optimizers
 
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid)  # activations that keep any layout
 
@@ -72,7 +72,7 @@ class SeedBatch:
                     and isinstance(second, SeedLinear)
                 ):
                     first.seed_major_out = True
-        for opt in checkpoint.optimizers(self.model).values():  # no state yet: re-point its params
+        for opt in optimizers(self.model).values():  # no state yet: re-point its params
             for group in opt.param_groups:
                 group["params"] = [replaced[id(p)] for p in group["params"]]
         # gradient of the mean over S*b rows, times S: each seed's own gradient; 0 for dropped seeds
@@ -97,7 +97,7 @@ class SeedBatch:
         """Stop training seed `seed` (it diverged): its weights and optimizer state become zeros
         and its gradients are scaled by 0, so it neither moves nor poisons the others' losses."""
         self.grad_scale[seed] = 0.0
-        for opt in checkpoint.optimizers(self.model).values():
+        for opt in optimizers(self.model).values():
             for param in (p for group in opt.param_groups for p in group["params"]):
                 param[seed].zero_()
                 for value in opt.state.get(param, {}).values():

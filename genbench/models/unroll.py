@@ -22,6 +22,7 @@ import torch
 from torch.func import functional_call
 
 from genbench.models.base import Batches
+from genbench.models.losses import discriminator_loss, generator_loss, grad_norm
 
 
 def adam_state(opt: torch.optim.Adam, params: dict[str, torch.Tensor]) -> tuple[dict, dict, float]:
@@ -60,7 +61,6 @@ def adam_update(params, grads, exp_avg, exp_avg_sq, step: float, group: dict):
 def unrolled_generator_loss(model, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, float]:
     """The generator's loss against D advanced `model.hp.unroll` steps (graph through the steps)
     and the gap: D's loss at the unrolled parameters minus its loss at the current ones."""
-    from genbench.models.gan import discriminator_loss, generator_loss
 
     d, opt = model.discriminator, model.opt_d
     group = opt.param_groups[0]
@@ -100,7 +100,6 @@ def unrolled_generator_loss(model, real: torch.Tensor, z: torch.Tensor) -> tuple
 
 def train_step(model, next_batch: Batches) -> dict[str, float]:
     """One step of an unrolled GAN: G's gradient at the unrolled D, D's ordinary steps, G's step."""
-    from genbench.models.gan import discriminator_loss, grad_norm
 
     hp = model.hp
     real = next_batch()

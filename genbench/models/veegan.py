@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from genbench.models.base import Batches, GenerativeModel, mlp
-from genbench.models.gan import grad_norm
+from genbench.models.losses import grad_norm
 from genbench.models.nets import generator_net
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 

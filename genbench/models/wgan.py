@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from genbench.models import presets
 from genbench.models.base import Batches, GenerativeModel
-from genbench.models.gan import Pair, adam, grad_norm, optimizer_pair
-from genbench.models.losses import add_spectral_norm, gradient_penalty, largest_spectral_sigma
+from genbench.models.gan import Pair, adam, optimizer_pair
+from genbench.models.losses import add_spectral_norm, grad_norm, gradient_penalty, largest_spectral_sigma
 from genbench.models.nets import discriminator_net, generator_net, init_linear
 from genbench.registry import MODELS, Diagnostic, ModelEntry
 

@@ -14,15 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.store import write_atomic
+from genbench.store.atomic import write_atomic
 
 FORMAT = 2  # bump when the layout of a checkpoint changes; other versions are not resumed
 FILENAME = "checkpoint.pt"
-
-
-def optimizers(model: torch.nn.Module) -> dict[str, torch.optim.Optimizer]:
-    """The optimizers a model family holds as attributes (opt_g, opt_d, opt, ...), by name."""
-    return {k: v for k, v in sorted(vars(model).items()) if isinstance(v, torch.optim.Optimizer)}
 
 
 def rng_state() -> dict:

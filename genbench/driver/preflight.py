@@ -11,8 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from genbench import plugins, runner, store
-from genbench.config import Resources, RunSpec, Suite
+from genbench.driver import runner
+from genbench.store import runs as store
+from genbench.suite import plugins
+from genbench.suite.config import Resources, RunSpec, Suite
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
 BYTES_PER_RUN = 2 * 2**20  # a run's spec, trajectory, result and plot, with room to spare

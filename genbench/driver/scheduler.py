@@ -18,15 +18,14 @@ checkpoints and store.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 
-import pandas as pd
-
-from genbench import store
-from genbench.config import RunSpec
-from genbench.result import RunResult, Status
+from genbench.analysis.rungs import keep_count
+from genbench.store import runs as store
+from genbench.store.result import RunResult, Status
+from genbench.store.runs import value_at
+from genbench.suite.config import RunSpec
 
 DispatchFn = Callable[[list[RunSpec], int | None], None]  # train these runs to this step (None: budget)
 
@@ -34,11 +33,6 @@ DispatchFn = Callable[[list[RunSpec], int | None], None]  # train these runs to 
 def schedule_of(specs: list[RunSpec]) -> dict | None:
     """The suite's early-stopping schedule ({scheduler, reduction, rungs}), or None."""
     return next((s.search["schedule"] for s in specs if s.search and "schedule" in s.search), None)
-
-
-def keep_count(n: int, reduction: int) -> int:
-    """How many of a rung's n trials go on: floor(n / eta), at least one."""
-    return max(1, n // reduction)
 
 
 def promoted(values: dict, reduction: int, direction: str) -> set:
@@ -52,19 +46,6 @@ def promoted(values: dict, reduction: int, direction: str) -> set:
 
     ranked = sorted(values, key=rank)
     return set(ranked[: keep_count(len(values), reduction)])
-
-
-def value_at(suite_path, run_id: str, step: int, metric: str) -> float:
-    """A run's `metric` at its evaluation at `step`, from its stored trajectory (NaN if it has none)."""
-    path = store.run_dir(suite_path, run_id) / "trajectory.jsonl"
-    if not path.exists():
-        return math.nan
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        if row.get("step") == step:
-            value = row.get(metric)
-            return float(value) if isinstance(value, int | float) else math.nan
-    return math.nan
 
 
 def _needs(result: RunResult | None, rung: int, final: bool) -> bool:
@@ -136,82 +117,6 @@ def promote(alive, rung, reduction, suite_path, metric, direction, on_stopped) -
 
 
 def _seed_mean(runs: list[RunSpec], rung: int, suite_path, metric: str) -> float:
-    """A trial's value at a rung: the mean over its seeds that have one (as genbench.tuning's)."""
+    """A trial's value at a rung: the mean over its seeds that have one (as genbench.analysis.tuning's)."""
     values = [v for v in (value_at(suite_path, s.run_id, rung, metric) for s in runs) if math.isfinite(v)]
     return sum(values) / len(values) if values else math.nan
-
-
-# ----------------------------------------------------------------------------- analysis
-
-
-def schedule_of_runs(runs: list[dict]) -> dict | None:
-    """The schedule of a stored suite (its runs' spec dicts), or None."""
-    return next(
-        (r["spec"]["search"]["schedule"] for r in runs if "schedule" in (r["spec"].get("search") or {})), None
-    )
-
-
-def rung_table(suite_path, runs: list[dict], table: pd.DataFrame, metric: str, step: int) -> pd.DataFrame:
-    """The leaderboard's runs table with each searched run's `metric` at its evaluation at `step`
-    (every trial's first rung: an equal budget) and a protocol of that budget."""
-    from genbench.leaderboard import protocol_id
-
-    by_id = {r["spec"]["run_id"]: r for r in runs}
-    out = table.copy()
-    values, protocols = [], []
-    for run_id in out["run_id"]:
-        run = by_id[run_id]
-        values.append(value_at(suite_path, run_id, step, metric) if run["spec"].get("search") else math.nan)
-        result = run["result"]
-        base = {**result.protocol, "budget": None} if result and result.protocol else None
-        protocols.append(f"{protocol_id(base, result.spec_version)} @{step}" if base else None)
-    out[metric] = values
-    out["protocol"] = protocols
-    return out
-
-
-def stopping_table(
-    runs: list[dict], table: pd.DataFrame, metric: str, direction: str, schedule: dict
-) -> pd.DataFrame:
-    """Per data set and method: the trials that reached each rung, the steps its search spent
-    against a search without stopping, and its best trial at the full budget (seed mean, std)."""
-    search = {r["spec"]["run_id"]: r["spec"].get("search") for r in runs}
-    rows = table[table["run_id"].map(lambda r: search.get(r) is not None)].copy()
-    rows["method"] = rows["run_id"].map(lambda r: search[r]["method"])
-    budget, out = schedule["rungs"][-1], []
-    for (dataset, method), g in rows.groupby(["dataset", "method"], sort=False):
-        reached = g.groupby("variant")["steps"].max()
-        row = {
-            "dataset": dataset,
-            "method": method,
-            "trials": len(reached),
-            "seeds": int(g.groupby("variant").size().max()),
-        }
-        row.update({f"reached {r}": int((reached >= r).sum()) for r in schedule["rungs"]})
-        row["steps_spent"] = int(g["steps"].fillna(0).sum())
-        row["steps_without_stopping"] = len(g) * budget
-        full = g[(g["status"] == "ok") & (g["steps"] >= budget)]
-        means = full.groupby("variant")[metric].agg(["mean", "std", "count"]) if metric in full else None
-        if means is not None and len(means):
-            best = means["mean"].idxmax() if direction == "max" else means["mean"].idxmin()
-            row["best_trial"] = " ".join(w for w in best.split() if w.startswith("trial="))
-            row["best_value"] = float(means.loc[best, "mean"])
-            row["best_seed_std"] = float(means.loc[best, "std"])
-            row["best_seed_values"] = " ".join(f"{v:.4g}" for v in full[full["variant"] == best][metric])
-        out.append(row)
-    return pd.DataFrame(out)
-
-
-def describe_schedule(schedule: dict) -> str:
-    """One sentence on the schedule, for the leaderboard and the report."""
-    rungs = ", ".join(f"{r:,}" for r in schedule["rungs"])
-    eta = schedule["reduction"]
-    return (
-        f"Early stopping: successive halving (synchronous; genbench.halving) at rungs of {rungs} steps "
-        f"with eta = {eta}: at each rung the best max(1, floor(n/{eta})) of a method's n trials on a "
-        "data set (by their seed mean) go on, the others are stopped and keep that rung's numbers "
-        "(status `stopped`, their budget in their protocol). So that methods are compared only at "
-        f"equal spent budget, the trial distribution and the best-of-k curves are those of every "
-        f"trial at the first rung ({schedule['rungs'][0]:,} steps); the table below gives each "
-        "method's steps spent and its best trial at the full budget."
-    )

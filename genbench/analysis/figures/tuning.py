@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
-from genbench.figures import DPI, _png, plt
+from genbench.analysis.figures import DPI, palette_png, plt
 
 
 def _datasets(trials: pd.DataFrame) -> list:
@@ -43,7 +43,7 @@ def distribution_png(trials: pd.DataFrame, metric: str, arrow: str) -> bytes | N
         ax.set_title(f"{dataset}: final {metric} over trials", fontsize=9)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3, axis="y")
-    return _png(fig)
+    return palette_png(fig)
 
 
 def best_of_k_png(curves: pd.DataFrame, metric: str, arrow: str) -> bytes | None:
@@ -65,7 +65,7 @@ def best_of_k_png(curves: pd.DataFrame, metric: str, arrow: str) -> bytes | None
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    return _png(fig)
+    return palette_png(fig)
 
 
 def sensitivity_png(trials: pd.DataFrame, dataset: str, metric: str, arrow: str) -> bytes | None:
@@ -108,7 +108,7 @@ def sensitivity_png(trials: pd.DataFrame, dataset: str, metric: str, arrow: str)
     fig.suptitle(
         f"{dataset}: final {metric} (mean over seeds) against each searched hyper-parameter", fontsize=9
     )
-    return _png(fig)
+    return palette_png(fig)
 
 
 def seeds_png(trials: pd.DataFrame, metric: str, arrow: str, direction: str) -> bytes | None:
@@ -135,4 +135,4 @@ def seeds_png(trials: pd.DataFrame, metric: str, arrow: str, direction: str) -> 
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
-    return _png(fig)
+    return palette_png(fig)

@@ -20,12 +20,15 @@ from pydantic import (
     model_validator,
 )
 
-from genbench import plugins as plugin_loader
-from genbench import search
+from genbench.builtins import load_builtins
+from genbench.metrics.settings import EvalSettings
 from genbench.numerics import NUMERICS_VERSION
-from genbench.plugins import Plugin
-from genbench.registry import DATASETS, METRICS, MODELS, UnknownName, load_builtins
-from genbench.suite_yaml import SuiteError, SuiteErrors, read_suite_yaml
+from genbench.registry import DATASETS, METRICS, MODELS, UnknownName
+from genbench.suite import plugins as plugin_loader
+from genbench.suite import search
+from genbench.suite.plugins import Plugin
+from genbench.suite.reader import SuiteError, SuiteErrors, read_suite_yaml
+from genbench.suite.reference import check_reference
 
 __all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
 
@@ -60,23 +63,6 @@ class Resources(_Strict):
     gpus: float = Field(0, ge=0)
 
 
-class EvalSettings(_Strict):
-    """When to evaluate (every N steps and at the end) and how many samples to draw."""
-
-    every: int | None = Field(None, gt=0)
-    samples: int = Field(2500, gt=0)
-    # feature and likelihood metrics (genbench.metrics)
-    feature_extractor: str = Field("auto", pattern=r"^(auto|inception|mnist_classifier)$")
-    feature_extractor_weights_path: str | None = None
-    real_samples: int | None = Field(None, gt=0)  # test images for reference features (None: all)
-    nll_k: int = Field(5000, gt=0)  # importance samples of `nll` at the final evaluation
-    nll_k_train: int = Field(100, gt=0)  # ... and at in-training evaluations
-    nll_examples: int | None = Field(None, gt=0)  # test examples for `nll` (None: all)
-    # in-training evaluations of image data sets (the final one keeps the numbers above)
-    train_samples: int = Field(1000, gt=0)  # generated samples, at most `samples`
-    train_examples: int = Field(500, gt=0)  # test images for elbo, nll and parzen
-
-
 class CheckpointSettings(_Strict):
     """How often a run saves its state, and how many workers it may use up (not part of the run id)."""
 
@@ -100,9 +86,9 @@ class Suite(_Strict):
     datasets: list[dict[str, Any]] = Field(min_length=1)
     models: list[dict[str, Any]] = Field(min_length=1)
     metrics: list[str | dict[str, Any]] = Field(min_length=1)  # names, or {name: ..., parameter: value}
-    search: dict[str, Any] | None = None  # a random search for every model entry (genbench.search)
-    reference: list[Any] = []  # published numbers to compare with (genbench.reference)
-    plugins: list[str] = []  # .py files (relative to the suite file) or module names (genbench.plugins)
+    search: dict[str, Any] | None = None  # a random search for every model entry (genbench.suite.search)
+    reference: list[Any] = []  # published numbers to compare with (genbench.analysis.verdicts)
+    plugins: list[str] = []  # .py files (relative to the suite file) or module names (genbench.suite.plugins)
 
     @property
     def metric_names(self) -> list[str]:
@@ -137,7 +123,7 @@ class RunSpec(_Strict):
     resources: Resources
     checkpoint: CheckpointSettings = CheckpointSettings()
     vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
-    search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.search)
+    search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.suite.search)
     metric_params: dict[str, dict[str, Any]] = {}  # every metric's resolved parameters, defaults too
     plugins: list[Plugin] = []  # the suite's plugins (module, source sha256, file)
 
@@ -250,8 +236,6 @@ def load_suite(
                 "successive halving continues promoted trials from checkpoints, which seeds trained "
                 "together do not keep: set one of them",
             )
-    from genbench.reference import check_reference  # it reads the store, which imports this module
-
     check_reference(suite.reference, suite.metric_names, models, datasets, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models, metric_params, plugins)

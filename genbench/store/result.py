@@ -26,7 +26,7 @@ class Status(str, Enum):
 
 
 # statuses a re-run keeps; failed and interrupted runs go on, paused and stopped ones are the
-# scheduler's to decide (genbench.halving), and without one they go on to the budget
+# scheduler's to decide (genbench.driver.scheduler), and without one they go on to the budget
 FINISHED = (Status.OK, Status.DIVERGED)
 TRANSIENT = ("trajectory", "samples", "pictures")  # sent to the driver, not kept in result.json
 

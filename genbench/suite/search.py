@@ -29,7 +29,7 @@ class SearchBlock(BaseModel):
     seed: StrictInt | None = Field(None, ge=0, lt=2**32)  # the sampler's seed (default 0)
     sampler: Literal["random", "sobol"] | None = None  # Optuna's RandomSampler (default) or QMCSampler
     space: dict[str, Any] = {}
-    scheduler: Literal["asha"] | None = None  # successive halving on the primary metric (genbench.halving)
+    scheduler: Literal["asha"] | None = None  # successive halving on the primary metric (driver.scheduler)
     reduction: int | None = Field(None, ge=2, le=100)  # its eta: 1/eta of a rung's trials go on (default 3)
     min_steps: int | None = Field(None, gt=0)  # its first rung (default: eval.every)
 

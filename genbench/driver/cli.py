@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from genbench.config import EXIT_INTERRUPTED, SuiteError
-from genbench.preflight import PreflightError
+from genbench.driver.preflight import PreflightError
+from genbench.suite.config import EXIT_INTERRUPTED, SuiteError
 
 EXIT_BAD_INPUT = 2
 
@@ -22,7 +22,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from genbench.suite_run import run_suite
+    from genbench.driver.suite_run import run_suite
 
     return run_suite(
         Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers
@@ -30,7 +30,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    from genbench.config import load_suite
+    from genbench.suite.config import load_suite
 
     suite, specs, notes = load_suite(args.suite)
     for note in notes:
@@ -40,8 +40,8 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
-    from genbench.describe import describe_registries
-    from genbench.plugins import entry_point_plugins, load_for_suite_file
+    from genbench.suite.describe import describe_registries
+    from genbench.suite.plugins import entry_point_plugins, load_for_suite_file
 
     if args.suite:  # the suite's plugins (and the installed ones) join the listing
         load_for_suite_file(Path(args.suite))
@@ -52,7 +52,7 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from genbench.leaderboard import write_leaderboard
+    from genbench.analysis.leaderboard import write_leaderboard
 
     suite_path = Path(args.results_dir)
     if not (suite_path / "suite.json").exists():
@@ -61,7 +61,7 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
         )
         return EXIT_BAD_INPUT
     if args.all:  # printed only: the files stay those of the current suite file
-        from genbench.store import all_runs_view
+        from genbench.store.runs import all_runs_view
 
         with all_runs_view(suite_path) as view:
             _, _, text = write_leaderboard(view)
@@ -72,7 +72,7 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from genbench.report import write_report
+    from genbench.analysis.report import write_report
 
     suite_path = Path(args.results_dir)
     if not (suite_path / "suite.json").exists():

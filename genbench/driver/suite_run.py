@@ -12,15 +12,18 @@ from pathlib import Path
 
 from rich.console import Console
 
-from genbench import checkpoint, halving, runner, store
-from genbench.config import EXIT_INTERRUPTED, RunSpec, load_suite
-from genbench.leaderboard import write_leaderboard
-from genbench.plots import write_run_pictures
-from genbench.preflight import preflight
-from genbench.progress import SuiteProgress
+from genbench.analysis.figures.runs import write_run_pictures
+from genbench.analysis.leaderboard import write_leaderboard
+from genbench.analysis.report import write_report
+from genbench.driver import runner
+from genbench.driver import scheduler as halving
+from genbench.driver.preflight import preflight
+from genbench.driver.progress import SuiteProgress
 from genbench.registry import DATASETS, METRICS
-from genbench.report import write_report
-from genbench.result import RunResult, Status
+from genbench.store import runs as store
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import EXIT_INTERRUPTED, RunSpec, load_suite
+from genbench.worker import checkpoint
 
 LEADERBOARD_EVERY_S = 10.0
 

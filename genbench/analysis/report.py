@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench import figures, reference, stats
-from genbench.leaderboard import label, primary_metric, runs_table, significance, summary_table
+from genbench.analysis import stats
+from genbench.analysis import verdicts as reference
+from genbench.analysis.figures import suite as figures
+from genbench.analysis.leaderboard import label, primary_metric, runs_table, significance, summary_table
+from genbench.analysis.tuning import add_report_section
 from genbench.numerics import code_label
-from genbench.result import Status
-from genbench.store import load_runs, read_manifest, run_dir, write_atomic
-from genbench.tuning import add_report_section
+from genbench.store.atomic import write_atomic
+from genbench.store.result import Status
+from genbench.store.runs import load_runs, read_manifest, run_dir
 
 FILES_DIR = "report_files"  # the PNGs report.md links to, next to it
 STATUSES = [s.value for s in Status]

@@ -18,12 +18,12 @@ import time
 
 import torch
 
-from genbench import checkpoint
-from genbench.config import RunSpec
 from genbench.data.pixels import to_model
 from genbench.models.seed_batch import SeedBatch
-from genbench.result import RunResult, Status
-from genbench.train import Budget, ProgressFn, Trainer, loop, result
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import RunSpec
+from genbench.worker import checkpoint
+from genbench.worker.train import Budget, ProgressFn, Trainer, loop, result
 
 
 class SeedGroup:

@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from genbench.config import SPEC_VERSION
+from genbench.analysis.stats import ALPHA, describe, pairwise_tests, tied_ranks
+from genbench.analysis.tuning import leaderboard_section
+from genbench.analysis.verdicts import write_published
 from genbench.numerics import code_label
-from genbench.reference import write_published
-from genbench.result import RunResult, Status
-from genbench.stats import ALPHA, describe, pairwise_tests, tied_ranks
-from genbench.store import load_runs, read_manifest, write_atomic
-from genbench.tuning import leaderboard_section
+from genbench.store.atomic import write_atomic
+from genbench.store.protocol import protocol_id
+from genbench.store.result import RunResult, Status
+from genbench.store.runs import load_runs, read_manifest
+from genbench.suite.config import SPEC_VERSION
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
 GROUP = ["model", "variant", "dataset", "protocol"]
-PROTOCOL_KEYS = ("dataset", "dataset_params", "samples", "split", "eval_seed", "genbench", "numerics")
-
-
-def protocol_id(protocol: dict, spec_version: int = SPEC_VERSION) -> str:
-    """Short hash of what makes two numbers comparable (evaluation data, sample count, code, and
-    the spec format of the run: numbers stored under an older one are never averaged with these)."""
-    same = {k: protocol.get(k) for k in PROTOCOL_KEYS} | {"spec_version": spec_version}
-    if (protocol.get("budget") or {}).get("stopped_early"):  # a run stopped by successive halving
-        same["budget"] = protocol["budget"]
-    return hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:

@@ -16,15 +16,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import genbench
-from genbench import checkpoint, numerics
-from genbench.artifacts import image_grid, vae_artifacts
-from genbench.config import RunSpec
+from genbench import numerics
+from genbench.builtins import load_builtins
 from genbench.data.pixels import to_model
 from genbench.metrics import EvalContext, eval_seed
+from genbench.models.base import optimizers
 from genbench.numerics import NUMERICS_VERSION
-from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
-from genbench.result import RunResult, Status
+from genbench.registry import DATASETS, METRICS, MODELS
+from genbench.store.result import RunResult, Status
+from genbench.suite.config import RunSpec
+from genbench.worker import checkpoint
+from genbench.worker.artifacts import image_grid, vae_artifacts
 
 ProgressFn = Callable[[dict], None]
 REPORT_EVERY_S = 0.5
@@ -64,7 +66,7 @@ def protocol(spec: RunSpec, dataset, metric_protocols: dict | None = None) -> di
         "split": split,
         "samples": spec.eval.samples,
         "eval_seed": "seed * 100003 + step",
-        "genbench": genbench.__version__,
+        "genbench": numerics.__version__,
         "numerics": NUMERICS_VERSION,
         "commit": numerics.commit(),
         "torch": torch.__version__,
@@ -176,7 +178,7 @@ class Trainer:
             "last_losses": self.last_losses,
             "resumed_at": self.resumed_at,
             "model": self.model.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in checkpoint.optimizers(self.model).items()},
+            "optimizers": {k: o.state_dict() for k, o in optimizers(self.model).items()},
             "data_rng": self.data_rng.get_state(),
             "rng": checkpoint.rng_state(),
         }
@@ -184,7 +186,7 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         """Continue from `state_dict()`'s output; record the step resumed at."""
         self.model.load_state_dict(state["model"])
-        for name, opt in checkpoint.optimizers(self.model).items():
+        for name, opt in optimizers(self.model).items():
             opt.load_state_dict(state["optimizers"][name])
         self.data_rng.set_state(state["data_rng"])
         checkpoint.set_rng_state(state["rng"])

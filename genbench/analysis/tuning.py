@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from genbench import halving
-from genbench.stats import ALPHA, holm
-from genbench.store import load_runs, write_atomic
+from genbench.analysis import rungs
+from genbench.analysis.stats import ALPHA, holm
+from genbench.store.atomic import write_atomic
+from genbench.store.runs import load_runs
 
 N_RESAMPLES = 2000
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
@@ -235,11 +236,11 @@ def analysis(suite_path, table: pd.DataFrame, directions: dict[str, str], primar
     if primary is None or "variant" not in table:
         return None
     runs = load_runs(suite_path)
-    schedule = halving.schedule_of_runs(runs)
+    schedule = rungs.schedule_of_runs(runs)
     direction = directions[primary]
-    stopping = halving.stopping_table(runs, table, primary, direction, schedule) if schedule else None
+    stopping = rungs.stopping_table(runs, table, primary, direction, schedule) if schedule else None
     if schedule:  # methods compared at equal spent budget: every trial at the first rung
-        table = halving.rung_table(suite_path, runs, table, primary, schedule["rungs"][0])
+        table = rungs.rung_table(suite_path, runs, table, primary, schedule["rungs"][0])
     trials = trials_table(runs, table, primary)
     if trials.empty:
         return None
@@ -270,7 +271,7 @@ def leaderboard_section(
     trials = result["trials"].drop(columns=["space", "variant"])
     stopping = (
         "\n\n"
-        + halving.describe_schedule(result["schedule"])
+        + rungs.describe_schedule(result["schedule"])
         + "\n\n"
         + result["stopping"].to_markdown(index=False, floatfmt=".4g")
         + "\n\n"
@@ -308,7 +309,7 @@ def add_report_section(
     rep, suite_path, table: pd.DataFrame, directions: dict[str, str], primary: str | None
 ) -> None:
     """Add the search analysis to a `report.Report` (nothing when the suite has no searches)."""
-    from genbench import tuning_figures
+    from genbench.analysis.figures import tuning as tuning_figures
 
     result = analysis(suite_path, table, directions, primary)
     if result is None:
@@ -332,7 +333,7 @@ def add_report_section(
         "typical spread over the seeds of one trial; the best trial's seed values stand beside its mean.",
     )
     if result["schedule"]:
-        rep.add("p", halving.describe_schedule(result["schedule"]))
+        rep.add("p", rungs.describe_schedule(result["schedule"]))
         rep.add(
             "table", "Early stopping: trials per rung, steps spent, best trial", _shown(result["stopping"])
         )

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from genbench.result import RunResult
-from genbench.store import load_runs, run_dir
+from genbench.store.result import RunResult
+from genbench.store.runs import load_runs, run_dir
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # significance level of the pairwise tests, after Holm's correction

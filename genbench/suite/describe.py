@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
+from genbench.builtins import load_builtins
+from genbench.registry import DATASETS, METRICS, MODELS
 
 
 def _fields(schema: type[BaseModel]) -> list[str]:

@@ -25,8 +25,8 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 
-from genbench.config import Resources, RunSpec
-from genbench.result import RunResult
+from genbench.store.result import RunResult
+from genbench.suite.config import Resources, RunSpec
 
 ResultFn = Callable[[RunSpec, RunResult], None]
 StartFn = Callable[[RunSpec], None]
@@ -61,7 +61,7 @@ class RunWorker:
     def __init__(self, cpus: float, gpus: float = 0.0, stop: threading.Event | None = None) -> None:
         import torch
 
-        import genbench.train  # noqa: F401  (the first run should not pay for the imports)
+        import genbench.worker.train  # noqa: F401  (the first run should not pay for the imports)
 
         self.threads = max(1, int(cpus))
         torch.set_num_threads(self.threads)
@@ -74,7 +74,7 @@ class RunWorker:
     def run(self, spec: RunSpec, checkpoint_path: str | None = None, until: int | None = None) -> RunResult:
         """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there; to step `until`
         if given); a raised exception becomes a `failed` result, never an error."""
-        from genbench.train import train
+        from genbench.worker.train import train
 
         self._set_progress({"step": 0})
         try:
@@ -84,7 +84,7 @@ class RunWorker:
 
     def run_group(self, specs: list[RunSpec]) -> list[RunResult]:
         """Train `specs` (seeds of one variant) together; one result per spec, failed ones on error."""
-        from genbench.seed_group import train_group
+        from genbench.worker.seed_group import train_group
 
         self._set_progress({"step": 0})
         try:
@@ -99,7 +99,7 @@ class RunWorker:
         """The results of a job: one run (resuming from `checkpoint_path`, to step `until` if
         given) or a seed group; the job's plugins are imported first (a plugin that fails here
         fails the job's runs)."""
-        from genbench.plugins import ensure
+        from genbench.suite.plugins import ensure
 
         try:
             ensure(job[0].plugins)

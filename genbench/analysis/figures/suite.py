@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
+from genbench.analysis.figures import DPI, palette_png, plt
 
 GRID_POINTS = 60  # resolution of the common seconds axis the runs are interpolated onto
-DPI = 72  # small PNGs: the report embeds them and results/reference commits them
-
-
-def _png(fig) -> bytes:
-    """The figure as a PNG with a 256-colour palette (a third of the size, the same to the eye)."""
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    image = Image.open(buf).convert("RGB").quantize(colors=256)
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
-    return out.getvalue()
 
 
 def band(runs: list[tuple[np.ndarray, np.ndarray]], grid: np.ndarray | None = None):
@@ -101,7 +84,7 @@ def anytime_png(traj: pd.DataFrame, metric: str, arrow: str = "") -> bytes | Non
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
         row[0].legend(fontsize=7, loc="best")
-    return _png(fig)
+    return palette_png(fig)
 
 
 def diagnostics_png(traj: pd.DataFrame, dataset: str, diagnostics: dict[str, dict]) -> bytes | None:
@@ -126,7 +109,7 @@ def diagnostics_png(traj: pd.DataFrame, dataset: str, diagnostics: dict[str, dic
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="best")
-    return _png(fig)
+    return palette_png(fig)
 
 
 def montage_png(images: dict[str, Path], title: str) -> bytes | None:
@@ -143,4 +126,4 @@ def montage_png(images: dict[str, Path], title: str) -> bytes | None:
         ax.imshow(plt.imread(path))
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=9)
-    return _png(fig)
+    return palette_png(fig)

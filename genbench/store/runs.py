@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -15,32 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genbench.config import SPEC_VERSION, RunSpec
 from genbench.registry import DATASETS, MODELS
-from genbench.result import RunResult
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename, so no reader sees a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would ignore the umask
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
+from genbench.store.atomic import write_atomic
+from genbench.store.result import RunResult
+from genbench.suite.config import SPEC_VERSION, RunSpec
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -76,7 +55,7 @@ def write_manifest(
     published reference rows and the diagnostics its model families declare; and each run's spec
     with its format version and what its data set's entry says (kind, modes, collapse rule)."""
     manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
-    manifest["reference"] = reference or []  # the suite's published rows (genbench.reference)
+    manifest["reference"] = reference or []  # the suite's published rows (genbench.analysis.verdicts)
     manifest["diagnostics"] = diagnostics(specs)
     write_atomic(suite_path / "suite.json", (json.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
@@ -169,3 +148,16 @@ def all_runs_view(suite_path: Path) -> Iterator[Path]:
         (view / "runs").symlink_to(runs, target_is_directory=True)
         write_json(view / "suite.json", manifest)
         yield view
+
+
+def value_at(suite_path, run_id: str, step: int, metric: str) -> float:
+    """A run's `metric` at its evaluation at `step`, from its stored trajectory (NaN if it has none)."""
+    path = run_dir(suite_path, run_id) / "trajectory.jsonl"
+    if not path.exists():
+        return math.nan
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        if row.get("step") == step:
+            value = row.get(metric)
+            return float(value) if isinstance(value, int | float) else math.nan
+    return math.nan

@@ -5,14 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from genbench.result import RunResult  # noqa: E402
-from genbench.store import write_atomic  # noqa: E402
+from genbench.analysis.figures import plt, tight_png
+from genbench.store.atomic import write_atomic
+from genbench.store.result import RunResult
 
 
 def scatter_png(generated: np.ndarray, real: np.ndarray, title: str) -> bytes:
@@ -40,13 +37,6 @@ def write_scatter(path: Path, generated: np.ndarray, real: np.ndarray, title: st
     write_atomic(path, scatter_png(generated, real, title))
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def tile(images: np.ndarray, columns: int) -> np.ndarray:
     """Images (N, C, H, W) tiled row-major into one (rows*H, columns*W[, C]) array with 1-px gaps."""
     n, c, h, w = images.shape
@@ -66,7 +56,7 @@ def grid_png(images: np.ndarray, title: str, columns: int = 8) -> bytes:
     ax.imshow(canvas, cmap="gray" if canvas.ndim == 2 else None, vmin=0, vmax=canvas.max() or 1)
     ax.set_axis_off()
     ax.set_title(title, fontsize=8)
-    return _png(fig)
+    return tight_png(fig)
 
 
 def latent_scatter_png(means: np.ndarray, labels: np.ndarray, title: str) -> bytes:
@@ -77,7 +67,7 @@ def latent_scatter_png(means: np.ndarray, labels: np.ndarray, title: str) -> byt
     ax.set_xlabel("z1")
     ax.set_ylabel("z2")
     ax.set_title(title, fontsize=8)
-    return _png(fig)
+    return tight_png(fig)
 
 
 def write_run_pictures(run_path: Path, result: RunResult, title: str, real: np.ndarray | None = None) -> None:

@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from genbench.config import RunSpec
-from genbench.result import RunResult
+from genbench.store.result import RunResult
+from genbench.suite.config import RunSpec
 
 STATUS_STYLE = {
     "queued": "dim",

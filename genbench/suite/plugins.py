@@ -1,6 +1,6 @@
 """Plugins: Python files or modules that register models, metrics and data sets from outside the
 package, named by a suite's `plugins:` key or installed under the entry-point group
-`genbench.plugins`.
+`genbench.suite.plugins`.
 
 The driver imports them before validation; a plugin that raises on import, or registers a bad or
 duplicate name, is a SuiteError naming the plugin's file and line (the traceback's last frame in
@@ -23,10 +23,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from genbench.registry import DATASETS, METRICS, MODELS, load_builtins
-from genbench.suite_yaml import SuiteError
+from genbench.builtins import load_builtins
+from genbench.registry import DATASETS, METRICS, MODELS
+from genbench.suite.reader import SuiteError
 
-ENTRY_POINT_GROUP = "genbench.plugins"
+ENTRY_POINT_GROUP = "genbench.suite.plugins"
 _REGISTRIES = (MODELS, METRICS, DATASETS)
 
 
@@ -142,7 +143,7 @@ def load_module(name: str) -> Plugin:
 
 
 def entry_point_plugins() -> list[Plugin]:
-    """Import every module registered under the entry-point group `genbench.plugins`."""
+    """Import every module registered under the entry-point group `genbench.suite.plugins`."""
     load_builtins()
     out = []
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -160,7 +161,7 @@ def load_entry(entry: str, base: Path) -> Plugin:
 
 def load_for_suite_file(path: Path) -> list[Plugin]:
     """Import the entry-point plugins and those a suite file names (for `genbench list --suite`)."""
-    from genbench.suite_yaml import read_suite_yaml
+    from genbench.suite.reader import read_suite_yaml
 
     raw, _ = read_suite_yaml(path)
     entries = raw.get("plugins", []) if isinstance(raw, dict) else []
