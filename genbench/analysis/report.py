@@ -150,17 +150,27 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     runs = load_runs(suite_path)
     table, directions = runs_table(suite_path)
     table = table.assign(**{m: float("nan") for m in directions if m not in table})  # none finished yet
-    summary = summary_table(table, directions)
     primary = primary_metric(table, directions) or next(iter(directions))
-    direction = directions[primary]
     traj, modes = stats.load_trajectories(suite_path)
-    indicators = stats.indicators_table(table, traj, modes, primary, direction, target)
     rep = Report()
     rep.add("h", 1, f"genbench report: {suite_path.name}")
     counts = table["status"].value_counts()
     rep.add("p", "Runs: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts) + ".")
     rep.add("h", 2, "Settings and protocol")
     rep.blocks += _settings(suite_path, runs, directions)
+    _leaderboard_section(rep, suite_path, table, directions, primary)
+    _significance_section(rep, table, primary)
+    indicators = stats.indicators_table(table, traj, modes, primary, directions[primary], target)
+    _stability_section(rep, indicators, primary, target)
+    if len(traj):
+        _curves_section(rep, suite_path, table, traj, directions)
+    add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
+    _samples_section(rep, suite_path, table, primary)
+    return rep
+
+
+def _leaderboard_section(rep: Report, suite_path: Path, table, directions: dict, primary: str) -> None:
+    direction = directions[primary]
     rep.add("h", 2, "Leaderboard")
     rep.add(
         "p",
@@ -170,8 +180,12 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         "best-placed variant of their group is not significant (Holm-adjusted Mann–Whitney p ≥ "
         f"{stats.ALPHA}) share its rank. Diverged runs have no final metrics (see the stability table).",
     )
+    summary = summary_table(table, directions)
     rep.add("table", "Leaderboard", leaderboard_frame(summary, directions, primary))
     rep.blocks += reference.report_blocks(suite_path, table)
+
+
+def _significance_section(rep: Report, table, primary: str) -> None:
     rep.add("h", 2, "Significance")
     rep.add("p", f"Two-sided Mann–Whitney U tests on the final {primary} over seeds, Holm-adjusted p-values.")
     matrices = significance(table, primary)
@@ -180,6 +194,9 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         several = sum(d == dataset for d, _ in matrices) > 1
         rep.add("h", 3, f"{dataset} (protocol {proto})" if several else dataset)
         rep.add("table", f"Significance, {dataset}", shown.reset_index(names="variant"))
+
+
+def _stability_section(rep: Report, indicators, primary: str, target: float | None) -> None:
     rep.add("h", 2, "Stability")
     rep.add(
         "p",
@@ -194,33 +211,36 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     stability = stats.stability_table(indicators)
     stability = stability.sort_values("dataset", kind="stable") if len(stability) else stability
     rep.add("table", "Stability", stability_frame(stability))
-    if len(traj):
-        traj = traj.merge(table[["run_id", "model", "variant", "dataset"]], on="run_id")
-        traj["label"] = [label(m, v) for m, v in zip(traj["model"], traj["variant"], strict=True)]
-        rep.add("h", 2, "Anytime curves")
-        rep.add("p", "Median over seeds (line) and interquartile range (band), against steps and seconds.")
-        for m, d in directions.items():
-            png = figures.anytime_png(traj, m, "↑" if d == "max" else "↓")
-            rep.image(f"anytime_{m}.png", png, f"{m} against steps and training seconds")
-        rep.add("h", 2, "Diagnostics (section 13.3.5)")
-        rep.add(
-            "p",
-            "Mean of each training step's value since the previous evaluation, for the diagnostics the "
-            "suite's model families declare (below). With the minimax loss (13.34) a winning "
-            "discriminator drives D(G(z)) → 0 and the generator's gradient vanishes (13.42); the "
-            "non-saturating loss (13.33) keeps it.",
-        )
-        declared = read_manifest(suite_path).get("diagnostics", {})  # the families' registry entries
-        logged = [c for c in declared if c in traj and traj[c].notna().any()]
-        if logged:
-            rows = [(c, declared[c]["title"], declared[c].get("equation") or "–") for c in logged]
-            rep.add(
-                "table", "Diagnostics logged", pd.DataFrame(rows, columns=["column", "shows", "equation"])
-            )
-        for dataset in dict.fromkeys(traj["dataset"]):
-            png = figures.diagnostics_png(traj, dataset, declared)
-            rep.image(f"diagnostics_{_slug(dataset)}.png", png, dataset)
-    add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
+
+
+def _curves_section(rep: Report, suite_path: Path, table, traj, directions: dict) -> None:
+    """Anytime curves of every metric and the diagnostics the suite's families declare."""
+    traj = traj.merge(table[["run_id", "model", "variant", "dataset"]], on="run_id")
+    traj["label"] = [label(m, v) for m, v in zip(traj["model"], traj["variant"], strict=True)]
+    rep.add("h", 2, "Anytime curves")
+    rep.add("p", "Median over seeds (line) and interquartile range (band), against steps and seconds.")
+    for m, d in directions.items():
+        png = figures.anytime_png(traj, m, "↑" if d == "max" else "↓")
+        rep.image(f"anytime_{m}.png", png, f"{m} against steps and training seconds")
+    rep.add("h", 2, "Diagnostics (section 13.3.5)")
+    rep.add(
+        "p",
+        "Mean of each training step's value since the previous evaluation, for the diagnostics the "
+        "suite's model families declare (below). With the minimax loss (13.34) a winning "
+        "discriminator drives D(G(z)) → 0 and the generator's gradient vanishes (13.42); the "
+        "non-saturating loss (13.33) keeps it.",
+    )
+    declared = read_manifest(suite_path).get("diagnostics", {})  # the families' registry entries
+    logged = [c for c in declared if c in traj and traj[c].notna().any()]
+    if logged:
+        rows = [(c, declared[c]["title"], declared[c].get("equation") or "–") for c in logged]
+        rep.add("table", "Diagnostics logged", pd.DataFrame(rows, columns=["column", "shows", "equation"]))
+    for dataset in dict.fromkeys(traj["dataset"]):
+        png = figures.diagnostics_png(traj, dataset, declared)
+        rep.image(f"diagnostics_{_slug(dataset)}.png", png, dataset)
+
+
+def _samples_section(rep: Report, suite_path: Path, table, primary: str) -> None:
     rep.add("h", 2, "Final samples")
     rep.add("p", f"Per variant, the run whose final {primary} is the median over its seeds.")
     picks: dict[str, dict[str, Path]] = {}
@@ -230,7 +250,6 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
         rep.image(
             f"samples_{_slug(dataset)}.png", figures.montage_png(images, dataset), f"{dataset}: samples"
         )
-    return rep
 
 
 def _slug(text: str) -> str:

@@ -316,22 +316,8 @@ def add_report_section(
         return
     trials, metric, direction = result["trials"], result["metric"], result["direction"]
     arrow = "↑" if direction == "max" else "↓"
-    n = trials.groupby(["dataset", "method"])["trial"].count()
-    pending = int(trials["pending"].gt(0).sum())
-    samplers = {"random": "RandomSampler", "sobol": "QMCSampler (scrambled Sobol)"}
-    used = ", ".join(samplers[x] for x in dict.fromkeys(trials["sampler"]))
     rep.add("h", 2, "Hyper-parameter search")
-    rep.add(
-        "p",
-        f"Every method got {int(n.max())} trials (configurations drawn from its space by Optuna's "
-        f"{used}, seeded), each run with {int(trials['seeds'].max())} seeds. A trial's value is "
-        f"the mean over its seeds of the final {metric} ({'higher' if direction == 'max' else 'lower'} is "
-        "better); a trial none of whose seeds finished with a value (diverged or failed) is a failed "
-        "trial and ranks worst. "
-        + (f"{pending} trials still have runs pending and are left out. " if pending else "")
-        + "Quantiles are over the trial values; trial std is their spread over trials, median seed std the "
-        "typical spread over the seeds of one trial; the best trial's seed values stand beside its mean.",
-    )
+    rep.add("p", _search_intro(trials, metric, direction))
     if result["schedule"]:
         rep.add("p", rungs.describe_schedule(result["schedule"]))
         rep.add(
@@ -366,4 +352,22 @@ def add_report_section(
         rep.image(f"tuning_sensitivity_{slug}.png", png, f"{dataset}: sensitivity")
     rep.image(
         "tuning_seeds.png", tuning_figures.seeds_png(trials, metric, arrow, direction), "seeds vs trials"
+    )
+
+
+def _search_intro(trials: pd.DataFrame, metric: str, direction: str) -> str:
+    """The paragraph that opens the report's search section: trials, seeds, samplers, the rule."""
+    n = trials.groupby(["dataset", "method"])["trial"].count()
+    pending = int(trials["pending"].gt(0).sum())
+    samplers = {"random": "RandomSampler", "sobol": "QMCSampler (scrambled Sobol)"}
+    used = ", ".join(samplers[x] for x in dict.fromkeys(trials["sampler"]))
+    return (
+        f"Every method got {int(n.max())} trials (configurations drawn from its space by Optuna's "
+        f"{used}, seeded), each run with {int(trials['seeds'].max())} seeds. A trial's value is "
+        f"the mean over its seeds of the final {metric} ({'higher' if direction == 'max' else 'lower'} is "
+        "better); a trial none of whose seeds finished with a value (diverged or failed) is a failed "
+        "trial and ranks worst. "
+        + (f"{pending} trials still have runs pending and are left out. " if pending else "")
+        + "Quantiles are over the trial values; trial std is their spread over trials, median seed std the "
+        "typical spread over the seeds of one trial; the best trial's seed values stand beside its mean."
     )

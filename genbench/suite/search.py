@@ -126,85 +126,116 @@ def resolve_models(suite, errors) -> tuple[list[tuple], dict[tuple, dict]]:
     top = _block(suite.search, ("search",), errors) if suite.search is not None else None
     variants, trials_of, counts, methods, schedules = [], {}, {}, {}, {}
     for i, entry in enumerate(suite.models):
-        params = dict(entry)
-        name = params.pop("name", None)
-        own_raw = params.pop("search", None)
-        if not isinstance(name, str):
-            errors.add(("models", i), "each entry needs a 'name'")
+        found = _entry_search(suite, top, i, entry, errors)
+        if found is None:
             continue
-        try:
-            family = MODELS.get(name)
-        except UnknownName as exc:
-            errors.add(("models", i, "name"), str(exc))
-            continue
-        own = _block(own_raw, ("models", i, "search"), errors) if own_raw is not None else None
-        if (own_raw is not None and own is None) or (suite.search is not None and top is None):
-            continue
-        if own is None and top is None:
-            errors.add(("models", i), "every method gets the same number of trials: give it a search")
-            continue
-        merged = _merge(top, own)
-        where = {k: ("models", i, "search", "space", k) for k in (own.space if own else {})}
-        space = {k: where.get(k, ("search", "space", k)) for k in merged["space"]}
-        trial_loc = ("models", i, "search") if own and own.trials else ("search",)
-        if merged["trials"] is None:
-            errors.add(trial_loc, "a search needs 'trials' (here or in the suite's top-level search)")
-            continue
+        family, name, params, merged, space, trial_loc, block_loc, schedule_loc = found
         counts[i] = (merged["trials"], (*trial_loc, "trials"))
-        block_loc = ("models", i, "search") if own_raw is not None else ("search",)
-        own_schedules = own is not None and {own.scheduler, own.reduction, own.min_steps} != {None}
-        schedule_loc = ("models", i, "search") if own_schedules else ("search",)
         schedules[i] = (_schedule(suite, merged, schedule_loc, errors), block_loc)
         distributions = _distributions(family, name, params, merged["space"], space, block_loc, errors)
         if distributions is None:
             continue
-        fixed_keys, failed = list(params), False
+        failed = False
         for combo in itertools.product(*(v if isinstance(v, list) else [v] for v in params.values())):
-            given = dict(zip(fixed_keys, combo, strict=True))
+            given = dict(zip(params, combo, strict=True))
             method = f"{name} {' '.join(f'{k}={v}' for k, v in given.items())}".strip()
             if method in methods:
                 errors.add(("models", i), f"{method!r} is searched twice (also models[{methods[method]}])")
                 break
             methods[method] = i
+            if failed:
+                continue
             seed = method_seed(merged["seed"], method)
             configs = sample(distributions, merged["trials"], seed, merged["sampler"])
-            by_config: dict[str, list[int]] = {}
-            for t, config in enumerate(configs):
-                by_config.setdefault(repr(sorted(config.items())), []).append(t)
-            for ts in by_config.values():
-                if failed:
-                    break
-                config = configs[ts[0]]
-                try:
-                    hp = family.hparams(**given, **config).model_dump(mode="json")
-                except ValidationError as exc:
-                    failed = True
-                    if not any(e["loc"] and e["loc"][0] in config for e in exc.errors()):
-                        errors.add_validation(("models", i), exc, family.hparams)  # a fixed key
-                        break
-                    for e in exc.errors():
-                        key = e["loc"][0] if e["loc"] else None
-                        loc = space[key] if key in space else ("models", i, *e["loc"])
-                        value = f" (trial {ts[0]}: {config[key]!r})" if key in config else ""
-                        errors.add(loc, e["msg"].removeprefix("Value error, ") + value)
-                    failed = True
-                    break
-                label = " ".join([method.removeprefix(name).strip(), "trial=" + ",".join(map(str, ts))])
-                label += "".join(f" {k}={_fmt(v)}" for k, v in config.items())
-                variants.append((name, hp, label.strip()))
-                trials_of[(name, label.strip())] = {
-                    "method": method,
-                    "trials": ts,
-                    "of": merged["trials"],
-                    "seed": merged["seed"],
-                    "sampler_seed": seed,
-                    "sampler": merged["sampler"],
-                    "space": {k: next(iter(merged["space"][k])) for k in config},
-                    "values": config,
-                } | ({"schedule": schedules[i][0]} if schedules[i][0] else {})
+            where = (family, name, i, space, errors)
+            trials = _method_trials(where, method, given, configs, merged, seed, schedules[i][0])
+            failed = trials is None
+            for label, hp, trial in trials or []:
+                variants.append((name, hp, label))
+                trials_of[(name, label)] = trial
     _same_trials(counts, errors)
     _same_schedule(schedules, errors)
     return variants, trials_of
+
+
+def _entry_search(suite, top, i: int, entry: dict, errors) -> tuple | None:
+    """A model entry's family, name, fixed parameters, merged search block and the places of its
+    keys (for messages); None when the entry or its search is invalid (problems in `errors`)."""
+    params = dict(entry)
+    name = params.pop("name", None)
+    own_raw = params.pop("search", None)
+    if not isinstance(name, str):
+        errors.add(("models", i), "each entry needs a 'name'")
+        return None
+    try:
+        family = MODELS.get(name)
+    except UnknownName as exc:
+        errors.add(("models", i, "name"), str(exc))
+        return None
+    own = _block(own_raw, ("models", i, "search"), errors) if own_raw is not None else None
+    if (own_raw is not None and own is None) or (suite.search is not None and top is None):
+        return None
+    if own is None and top is None:
+        errors.add(("models", i), "every method gets the same number of trials: give it a search")
+        return None
+    merged = _merge(top, own)
+    where = {k: ("models", i, "search", "space", k) for k in (own.space if own else {})}
+    space = {k: where.get(k, ("search", "space", k)) for k in merged["space"]}
+    trial_loc = ("models", i, "search") if own and own.trials else ("search",)
+    if merged["trials"] is None:
+        errors.add(trial_loc, "a search needs 'trials' (here or in the suite's top-level search)")
+        return None
+    block_loc = ("models", i, "search") if own_raw is not None else ("search",)
+    own_schedules = own is not None and {own.scheduler, own.reduction, own.min_steps} != {None}
+    schedule_loc = ("models", i, "search") if own_schedules else ("search",)
+    return family, name, params, merged, space, trial_loc, block_loc, schedule_loc
+
+
+def _method_trials(where: tuple, method: str, given: dict, configs: list, merged: dict, seed, schedule):
+    """One (label, hparams, search record) per distinct sampled configuration of a method; None
+    when a configuration is invalid (problems in `errors`)."""
+    family, name, i, space, errors = where
+    by_config: dict[str, list[int]] = {}
+    for t, config in enumerate(configs):
+        by_config.setdefault(repr(sorted(config.items())), []).append(t)
+    out = []
+    for ts in by_config.values():
+        config = configs[ts[0]]
+        hp = _trial_hparams(family, given, config, ts[0], (i, space), errors)
+        if hp is None:
+            return None
+        label = " ".join([method.removeprefix(name).strip(), "trial=" + ",".join(map(str, ts))])
+        label += "".join(f" {k}={_fmt(v)}" for k, v in config.items())
+        trial = {
+            "method": method,
+            "trials": ts,
+            "of": merged["trials"],
+            "seed": merged["seed"],
+            "sampler_seed": seed,
+            "sampler": merged["sampler"],
+            "space": {k: next(iter(merged["space"][k])) for k in config},
+            "values": config,
+        } | ({"schedule": schedule} if schedule else {})
+        out.append((label.strip(), hp, trial))
+    return out
+
+
+def _trial_hparams(family, given: dict, config: dict, trial: int, place: tuple, errors) -> dict | None:
+    """The resolved hyper-parameters of one sampled configuration, or None (its problems, at the
+    search-space key that caused them, in `errors`)."""
+    i, space = place
+    try:
+        return family.hparams(**given, **config).model_dump(mode="json")
+    except ValidationError as exc:
+        if not any(e["loc"] and e["loc"][0] in config for e in exc.errors()):
+            errors.add_validation(("models", i), exc, family.hparams)  # a fixed key
+            return None
+        for e in exc.errors():
+            key = e["loc"][0] if e["loc"] else None
+            loc = space[key] if key in space else ("models", i, *e["loc"])
+            value = f" (trial {trial}: {config[key]!r})" if key in config else ""
+            errors.add(loc, e["msg"].removeprefix("Value error, ") + value)
+        return None
 
 
 def _schedule(suite, merged: dict, loc: tuple, errors) -> dict | None:
