@@ -1,16 +1,21 @@
 """genbench: benchmark deep generative models under equal budgets, on Ray.
 
 The public API (genbench.api) is imported on first use, so `import genbench` stays light:
-`GenerativeModel`, `register_model`, `register_metric`, `register_dataset`, `Diagnostic`,
-`Modes`, `run_suite`, `load_results`, `load_trajectories`, `load_run`.
+`GenerativeModel`, `SuiteError` and the names of `API_NAMES`.
 """
 
 from __future__ import annotations
 
 from genbench.numerics import __version__
 
-_API = (
+# the names genbench.api exports (its __all__): registering (genbench.registry's one door, for
+# plugins and built-ins alike), running a suite and reading its results
+API_NAMES = (
+    "Diagnostic",
     "LoadedRun",
+    "Modes",
+    "NoParams",
+    "PrepareError",
     "load_results",
     "load_run",
     "load_trajectories",
@@ -19,19 +24,14 @@ _API = (
     "register_model",
     "run_suite",
 )
-_REGISTRY = ("Diagnostic", "Modes", "NoParams", "PrepareError")
-__all__ = ["GenerativeModel", "SuiteError", "__version__", *_API, *_REGISTRY]
+__all__ = ["GenerativeModel", "SuiteError", "__version__", *API_NAMES]
 
 
 def __getattr__(name: str):
-    if name in _API:
+    if name in API_NAMES:
         from genbench import api
 
         return getattr(api, name)
-    if name in _REGISTRY:
-        from genbench import registry
-
-        return getattr(registry, name)
     if name == "GenerativeModel":
         from genbench.models.base import GenerativeModel
 

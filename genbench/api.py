@@ -7,7 +7,8 @@ and read its results back as pandas DataFrames or as trained models.
     run = genbench.load_run("results/<suite>/runs/<run_id>")      # the trained model
     x = run.sample(1000)
 
-A plugin file (the suite's `plugins:`) calls the register functions at import time. Builders:
+A plugin file (the suite's `plugins:`) calls the register functions (genbench.registry's, through
+which the built-ins register too) at import time. Builders:
 a model family's `build(hparams, dataset, device) -> GenerativeModel`, a data set's
 `build(params) -> Dataset` (registry.Dataset), a metric's `fn(model, dataset, ctx) -> {output:
 value}` (registry.MetricFn; its parameters are `ctx.params`).
@@ -15,127 +16,21 @@ value}` (registry.MetricFn; its parameters are `ctx.params`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+import genbench
+from genbench import builtins  # noqa: F401  (hands the registry the built-ins' loader)
+from genbench.registry import Diagnostic as Diagnostic
+from genbench.registry import Modes as Modes
+from genbench.registry import NoParams as NoParams
+from genbench.registry import PrepareError as PrepareError
+from genbench.registry import register_dataset as register_dataset
+from genbench.registry import register_metric as register_metric
+from genbench.registry import register_model as register_model
 
-from genbench.builtins import load_builtins
-from genbench.registry import (
-    DATASETS,
-    METRICS,
-    MODELS,
-    DatasetEntry,
-    Diagnostic,
-    MetricEntry,
-    ModelEntry,
-    Modes,
-    NoParams,
-    PrepareError,
-)
-
-__all__ = [
-    "Diagnostic",
-    "LoadedRun",
-    "Modes",
-    "PrepareError",
-    "load_results",
-    "load_run",
-    "load_trajectories",
-    "register_dataset",
-    "register_metric",
-    "register_model",
-    "run_suite",
-]
-
-DATASET_KINDS = ("toy2d", "image")
-
-
-def _schema(kind: str, name: str, schema: Any) -> None:
-    """A parameter class must be a pydantic model whose every field has a default."""
-    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
-        raise TypeError(f"{kind} {name!r}: its parameters must be a pydantic BaseModel class, not {schema!r}")
-    try:
-        schema()
-    except ValidationError as exc:
-        missing = [".".join(map(str, e["loc"])) for e in exc.errors()]
-        raise TypeError(f"{kind} {name!r}: every parameter needs a default; missing: {missing}") from None
-
-
-def register_model(
-    name: str,
-    hparams: type[BaseModel],
-    build: Callable[..., Any],
-    *,
-    doc: str = "",
-    abilities: Iterable[str] = (),
-    diagnostics: Iterable[Diagnostic] = (),
-) -> ModelEntry:
-    """Register a model family: `hparams` (pydantic, every field with a default), `build(hp,
-    dataset, device)` returning a GenerativeModel, its abilities (e.g. "elbo" for a model with
-    `elbo(x)`) and the `train_step` outputs the report plots as diagnostics."""
-    _schema("model", name, hparams)
-    if not callable(build):
-        raise TypeError(f"model {name!r}: build must be callable")
-    diagnostics = tuple(diagnostics)
-    if not all(isinstance(d, Diagnostic) for d in diagnostics):
-        raise TypeError(f"model {name!r}: diagnostics must be genbench.Diagnostic objects")
-    load_builtins()  # a plugin's name must not take a built-in one
-    entry = ModelEntry(
-        hparams, build, doc or (hparams.__doc__ or name).strip(), frozenset(abilities), diagnostics
-    )
-    return MODELS.register(name, entry)
-
-
-def register_metric(
-    name: str,
-    fn: Callable[..., dict[str, Any]],
-    outputs: dict[str, str],
-    *,
-    params: type[BaseModel] = NoParams,
-    doc: str = "",
-    needs: str | None = None,
-    dataset_kinds: Iterable[str] = DATASET_KINDS,
-    prepare: Callable[[list, Callable], None] | None = None,
-) -> MetricEntry:
-    """Register a metric: `fn(model, dataset, ctx) -> {output: value}`, its scalar outputs with
-    their directions ("max" or "min"), its parameters (pydantic with defaults; suite entries
-    `{name: ..., key: value}`; in `fn` as `ctx.params`), the model ability it needs, the data set
-    kinds it applies to, and an optional `prepare(specs, dataset_of)` run once on the driver."""
-    _schema("metric", name, params)
-    if not callable(fn):
-        raise TypeError(f"metric {name!r}: fn must be callable")
-    if not outputs or any(d not in ("max", "min") for d in outputs.values()):
-        raise ValueError(f"metric {name!r}: outputs must map each output to 'max' or 'min'")
-    kinds = frozenset(dataset_kinds)
-    if not kinds <= set(DATASET_KINDS):
-        raise ValueError(f"metric {name!r}: dataset kinds must be among {DATASET_KINDS}")
-    load_builtins()
-    entry = MetricEntry(fn, dict(outputs), doc or name, needs, kinds, params=params, prepare=prepare)
-    return METRICS.register(name, entry)
-
-
-def register_dataset(
-    name: str,
-    params: type[BaseModel],
-    build: Callable[[Any], Any],
-    kind: str,
-    *,
-    doc: str = "",
-    modes: Modes | None = None,
-) -> DatasetEntry:
-    """Register a data set: `params` (pydantic with defaults), `build(params)` returning a
-    registry.Dataset, its kind ("toy2d" or "image") and, where it has modes, how many and what
-    collapse means on it (`Modes(count, output, fraction)`)."""
-    _schema("dataset", name, params)
-    if kind not in DATASET_KINDS:
-        raise ValueError(f"dataset {name!r}: kind must be one of {DATASET_KINDS}, not {kind!r}")
-    if not callable(build):
-        raise TypeError(f"dataset {name!r}: build must be callable")
-    load_builtins()
-    return DATASETS.register(name, DatasetEntry(params, build, kind, doc or name, modes))
+__all__ = list(genbench.API_NAMES)  # the public names are listed once: genbench/__init__.py
 
 
 def run_suite(

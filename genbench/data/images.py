@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.registry import DATASETS, DatasetEntry, Modes
+from genbench.registry import Modes, register_dataset
 
 ENV_DATA = "GENBENCH_DATA"
 
@@ -241,40 +241,54 @@ def build_digits(params: DigitsParams) -> ImageDataset:
 
 TEST = "the test split (samples vs. its images; elbo, nll, parzen on its examples)"
 DIGITS = Modes(lambda p: 10, "classes")  # collapsed: fewer than half of the classes (mnist_modes)
-DATASETS.register(
-    "digits", DatasetEntry(DigitsParams, build_digits, "image", "8x8 digits of scikit-learn", evaluation=TEST)
+register_dataset(
+    "digits",
+    params=DigitsParams,
+    build=build_digits,
+    kind="image",
+    doc="8x8 digits of scikit-learn",
+    evaluation=TEST,
 )
-DATASETS.register(
-    "mnist", DatasetEntry(MnistParams, build_torchvision("mnist"), "image", "MNIST digits", DIGITS, TEST)
+register_dataset(
+    "mnist",
+    params=MnistParams,
+    build=build_torchvision("mnist"),
+    kind="image",
+    doc="MNIST digits",
+    modes=DIGITS,
+    evaluation=TEST,
 )
-DATASETS.register(
+register_dataset(
     "fashion_mnist",
-    DatasetEntry(
-        MnistParams, build_torchvision("fashion_mnist"), "image", "Fashion-MNIST (Zalando)", evaluation=TEST
-    ),
+    params=MnistParams,
+    build=build_torchvision("fashion_mnist"),
+    kind="image",
+    doc="Fashion-MNIST (Zalando)",
+    evaluation=TEST,
 )
-DATASETS.register(
-    "cifar10", DatasetEntry(CifarParams, build_torchvision("cifar10"), "image", "CIFAR-10", evaluation=TEST)
+register_dataset(
+    "cifar10",
+    params=CifarParams,
+    build=build_torchvision("cifar10"),
+    kind="image",
+    doc="CIFAR-10",
+    evaluation=TEST,
 )
-DATASETS.register(
+register_dataset(
     "binarized_mnist",
-    DatasetEntry(
-        BinarizedParams,
-        build_torchvision("binarized_mnist"),
-        "image",
-        "MNIST, Bernoulli pixels",
-        DIGITS,
-        TEST,
-    ),
+    params=BinarizedParams,
+    build=build_torchvision("binarized_mnist"),
+    kind="image",
+    doc="MNIST, Bernoulli pixels",
+    modes=DIGITS,
+    evaluation=TEST,
 )
-DATASETS.register(
+register_dataset(
     "stacked_mnist",
-    DatasetEntry(
-        StackedParams,
-        build_stacked_mnist,
-        "image",
-        "3 MNIST digits as RGB: 1,000 modes",
-        Modes(lambda p: 1000, "stacked_modes"),  # collapsed: fewer than 500 triples (stacked_modes)
-        TEST,
-    ),
+    params=StackedParams,
+    build=build_stacked_mnist,
+    kind="image",
+    doc="3 MNIST digits as RGB: 1,000 modes",
+    modes=Modes(lambda p: 1000, "stacked_modes"),  # collapsed: fewer than 500 triples (stacked_modes)
+    evaluation=TEST,
 )

@@ -7,7 +7,7 @@ import math
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from genbench.registry import DATASETS, DatasetEntry, Modes
+from genbench.registry import Modes, register_dataset
 
 
 class _ToyParams(BaseModel):
@@ -99,25 +99,21 @@ def build_grid(params: GridParams) -> MixtureOfGaussians:
 
 TOY_EVAL = "held-out test draw (elbo, nll, parzen); model samples vs. the fixed modes (mode_coverage)"
 # collapsed: fewer than half of the modes captured at the end (mode_coverage's `modes`)
-DATASETS.register(
+register_dataset(
     "ring8",
-    DatasetEntry(
-        RingParams,
-        build_ring,
-        "toy2d",
-        "8 Gaussians on a circle (PacGAN)",
-        Modes(lambda p: p.n_modes, "modes"),
-        TOY_EVAL,
-    ),
+    params=RingParams,
+    build=build_ring,
+    kind="toy2d",
+    doc="8 Gaussians on a circle (PacGAN)",
+    modes=Modes(lambda p: p.n_modes, "modes"),
+    evaluation=TOY_EVAL,
 )
-DATASETS.register(
+register_dataset(
     "grid25",
-    DatasetEntry(
-        GridParams,
-        build_grid,
-        "toy2d",
-        "25 Gaussians on a 5x5 grid (PacGAN)",
-        Modes(lambda p: p.side**2, "modes"),
-        TOY_EVAL,
-    ),
+    params=GridParams,
+    build=build_grid,
+    kind="toy2d",
+    doc="25 Gaussians on a 5x5 grid (PacGAN)",
+    modes=Modes(lambda p: p.side**2, "modes"),
+    evaluation=TOY_EVAL,
 )

@@ -13,7 +13,7 @@ import torch
 from genbench.metrics import classifier
 from genbench.metrics.density import density_coverage, knn_radii
 from genbench.metrics.feature_choice import extractor_name, inception_weights_problem
-from genbench.registry import METRICS, MetricEntry
+from genbench.registry import register_metric
 
 # torch-fidelity (and torchvision under it) is imported on first use, not when metrics register
 
@@ -313,9 +313,12 @@ def prepare(specs: list, dataset_of) -> None:
 
 
 for _name, (_fn, _outputs, _doc) in _ENTRIES.items():
-    METRICS.register(
+    register_metric(
         _name,
-        MetricEntry(
-            _fn, _outputs, _doc, dataset_kinds=frozenset({"image"}), check=check_spec, prepare=prepare
-        ),
+        fn=_fn,
+        outputs=_outputs,
+        doc=_doc,
+        dataset_kinds={"image"},
+        check=check_spec,
+        prepare=prepare,
     )

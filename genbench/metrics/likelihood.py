@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from genbench.registry import METRICS, MetricEntry
+from genbench.registry import register_metric
 
 EVAL_BATCH = 4096
 IWAE_ROWS = 8192  # decoder evaluations (examples x importance samples) per forward pass
@@ -157,31 +157,25 @@ def _nll_metric(model, dataset, ctx) -> dict[str, float]:
     return out
 
 
-METRICS.register(
+register_metric(
     "elbo",
-    MetricEntry(
-        _elbo_metric,
-        outputs={"elbo": "max"},
-        doc="mean ELBO on the held-out test draw, nats per example (eq. 13.21)",
-        needs="elbo",
-    ),
+    fn=_elbo_metric,
+    outputs={"elbo": "max"},
+    doc="mean ELBO on the held-out test draw, nats per example (eq. 13.21)",
+    needs="elbo",
 )
-METRICS.register(
+register_metric(
     "elbo_bpd",
-    MetricEntry(
-        _elbo_bpd_metric,
-        outputs={"elbo_bpd": "min"},
-        doc="-ELBO on the held-out test split in bits per dimension (images)",
-        needs="elbo",
-        dataset_kinds=frozenset({"image"}),
-    ),
+    fn=_elbo_bpd_metric,
+    outputs={"elbo_bpd": "min"},
+    doc="-ELBO on the held-out test split in bits per dimension (images)",
+    needs="elbo",
+    dataset_kinds={"image"},
 )
-METRICS.register(
+register_metric(
     "nll",
-    MetricEntry(
-        _nll_metric,
-        outputs={"nll": "min", "nll_bpd": "min"},
-        doc="importance-weighted -log p(x) on the test split, nats (Burda et al. 2015); images: bits/dim",
-        needs="elbo",
-    ),
+    fn=_nll_metric,
+    outputs={"nll": "min", "nll_bpd": "min"},
+    doc="importance-weighted -log p(x) on the test split, nats (Burda et al. 2015); images: bits/dim",
+    needs="elbo",
 )

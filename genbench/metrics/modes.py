@@ -9,7 +9,7 @@ import math
 import torch
 
 from genbench.metrics import classifier
-from genbench.registry import METRICS, MetricEntry
+from genbench.registry import register_metric
 
 
 @torch.no_grad()
@@ -76,25 +76,21 @@ def _only(*names: str):
     return check
 
 
-METRICS.register(
+register_metric(
     "stacked_modes",
-    MetricEntry(
-        _stacked,
-        outputs={"stacked_modes": "max", "stacked_kl": "min"},
-        doc="stacked MNIST: digit triples covered (of 1,000) and KL to uniform (VEEGAN, PacGAN)",
-        dataset_kinds=frozenset({"image"}),
-        check=_only("stacked_mnist"),
-        prepare=classifier.prepare_runs,
-    ),
+    fn=_stacked,
+    outputs={"stacked_modes": "max", "stacked_kl": "min"},
+    doc="stacked MNIST: digit triples covered (of 1,000) and KL to uniform (VEEGAN, PacGAN)",
+    dataset_kinds={"image"},
+    check=_only("stacked_mnist"),
+    prepare=classifier.prepare_runs,
 )
-METRICS.register(
+register_metric(
     "mnist_modes",
-    MetricEntry(
-        _mnist,
-        outputs={"classes": "max", "kl_classes": "min"},
-        doc="MNIST: digit classes covered (of 10) and KL to the test labels' distribution",
-        dataset_kinds=frozenset({"image"}),
-        check=_only("mnist", "binarized_mnist"),
-        prepare=classifier.prepare_runs,
-    ),
+    fn=_mnist,
+    outputs={"classes": "max", "kl_classes": "min"},
+    doc="MNIST: digit classes covered (of 10) and KL to the test labels' distribution",
+    dataset_kinds={"image"},
+    check=_only("mnist", "binarized_mnist"),
+    prepare=classifier.prepare_runs,
 )

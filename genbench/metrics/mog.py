@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from genbench.registry import METRICS, MetricEntry
+from genbench.registry import register_metric
 
 HQ_STDS = 3.0  # a sample is high quality within 3 standard deviations of its nearest mode
 
@@ -44,12 +44,10 @@ def _mode_coverage_metric(model, dataset, ctx) -> dict[str, object]:
     return mode_coverage(ctx.samples, dataset.modes, dataset.std)
 
 
-METRICS.register(
+register_metric(
     "mode_coverage",
-    MetricEntry(
-        _mode_coverage_metric,
-        outputs={"modes": "max", "hq_frac": "max", "kl_modes": "min", "mode_dist": "min"},
-        doc="modes captured, high-quality fraction, KL to uniform over modes (VEEGAN, PacGAN)",
-        dataset_kinds=frozenset({"toy2d"}),
-    ),
+    fn=_mode_coverage_metric,
+    outputs={"modes": "max", "hq_frac": "max", "kl_modes": "min", "mode_dist": "min"},
+    doc="modes captured, high-quality fraction, KL to uniform over modes (VEEGAN, PacGAN)",
+    dataset_kinds={"toy2d"},
 )

@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from genbench.registry import METRICS, MetricEntry
+from genbench.registry import register_metric
 
 SIGMAS = torch.logspace(-3, 1, 41, dtype=torch.float64)  # the grid sigma is chosen from
 N_VALID = 1000  # validation points drawn from the training split
@@ -61,11 +61,9 @@ def _parzen_metric(model, dataset, ctx) -> dict[str, float]:
     return parzen(samples, dataset.test[: ctx.example_count(dataset, n_test)], valid)
 
 
-METRICS.register(
+register_metric(
     "parzen",
-    MetricEntry(
-        _parzen_metric,
-        outputs={"parzen": "max"},
-        doc="Parzen-window log-likelihood of the test split, sigma chosen on validation (Goodfellow 2014)",
-    ),
+    fn=_parzen_metric,
+    outputs={"parzen": "max"},
+    doc="Parzen-window log-likelihood of the test split, sigma chosen on validation (Goodfellow 2014)",
 )

@@ -19,7 +19,7 @@ from genbench.models.losses import (
 )
 from genbench.models.nets import discriminator_net, generator_net, init_linear, mlp_options
 from genbench.models.pack import Packed
-from genbench.registry import MODELS, Diagnostic, ModelEntry
+from genbench.registry import Diagnostic, register_model
 
 Pair = tuple[float, float]
 
@@ -234,18 +234,21 @@ def seed_batch_problem(hparams: dict) -> str | None:
 
 UNROLL_DIAGNOSTIC = (Diagnostic("unroll_gap", "unrolled minus current D loss (unroll > 0)", "Metz et al."),)
 DOC = "GAN: eq. 13.33 / 13.34, LSGAN, hinge, f-GAN losses; spectral norm, R1, PacGAN, unrolling"
-MODELS.register(
+register_model(
     "gan",
-    ModelEntry(GANHParams, build, DOC, SEED_BATCH, DIAGNOSTICS + UNROLL_DIAGNOSTIC, seed_batch_problem),
+    hparams=GANHParams,
+    build=build,
+    doc=DOC,
+    abilities=SEED_BATCH,
+    diagnostics=DIAGNOSTICS + UNROLL_DIAGNOSTIC,
+    seed_batch_problem=seed_batch_problem,
 )
-MODELS.register(
+register_model(
     "dcgan",
-    ModelEntry(
-        DCGANHParams,
-        build,
-        "DCGAN: the GAN of 13.3.4 on convolutional nets (every loss and option of gan)",
-        SEED_BATCH,
-        DIAGNOSTICS + UNROLL_DIAGNOSTIC,
-        seed_batch_problem,
-    ),
+    hparams=DCGANHParams,
+    build=build,
+    doc="DCGAN: the GAN of 13.3.4 on convolutional nets (every loss and option of gan)",
+    abilities=SEED_BATCH,
+    diagnostics=DIAGNOSTICS + UNROLL_DIAGNOSTIC,
+    seed_batch_problem=seed_batch_problem,
 )

@@ -12,7 +12,7 @@ from torch import nn
 
 from genbench.models.base import Batches, GenerativeModel, mlp
 from genbench.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from genbench.registry import MODELS, ModelEntry
+from genbench.registry import register_model
 
 
 class VAEHParams(BaseModel):
@@ -174,13 +174,11 @@ def seed_batch_problem(hparams: dict) -> str | None:
     return "only MLP networks can (arch: conv)" if hparams.get("arch", "mlp") != "mlp" else None
 
 
-MODELS.register(
+register_model(
     "vae",
-    ModelEntry(
-        VAEHParams,
-        build,
-        "variational autoencoder, gaussian or bernoulli decoder",
-        frozenset({"elbo", "seed_batch"}),
-        seed_batch_problem=seed_batch_problem,
-    ),
+    hparams=VAEHParams,
+    build=build,
+    doc="variational autoencoder, gaussian or bernoulli decoder",
+    abilities={"elbo", "seed_batch"},
+    seed_batch_problem=seed_batch_problem,
 )

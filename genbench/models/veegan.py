@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genbench.models.base import Batches, GenerativeModel, mlp
 from genbench.models.losses import grad_norm
 from genbench.models.nets import generator_net
-from genbench.registry import MODELS, Diagnostic, ModelEntry
+from genbench.registry import Diagnostic, register_model
 
 
 class VEEGANHParams(BaseModel):
@@ -108,18 +108,16 @@ def build(hp: VEEGANHParams, dataset, device: str = "cpu") -> VEEGAN:
     return VEEGAN(hp, dataset).to(device)
 
 
-MODELS.register(
+register_model(
     "veegan",
-    ModelEntry(
-        VEEGANHParams,
-        build,
-        "VEEGAN: reconstructor F(x) -> z, D on (z, x) pairs, ℓ2 noise reconstruction (Srivastava et al.)",
-        frozenset(),  # not batched over seeds: its pair discriminator concatenates z and x
-        (
-            Diagnostic("recon", "noise reconstruction ‖z − F(G(z))‖²", "Srivastava et al. Ô", log=True),
-            Diagnostic("d_gen_pair", "mean σ(D(z, G(z)))"),
-            Diagnostic("d_rec_pair", "mean σ(D(F(x), x))"),
-            Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
-        ),
+    hparams=VEEGANHParams,
+    build=build,
+    doc="VEEGAN: reconstructor F(x) -> z, D on (z, x) pairs, ℓ2 noise reconstruction (Srivastava et al.)",
+    abilities=(),  # not batched over seeds: its pair discriminator concatenates z and x
+    diagnostics=(
+        Diagnostic("recon", "noise reconstruction ‖z − F(G(z))‖²", "Srivastava et al. Ô", log=True),
+        Diagnostic("d_gen_pair", "mean σ(D(z, G(z)))"),
+        Diagnostic("d_rec_pair", "mean σ(D(F(x), x))"),
+        Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
     ),
 )

@@ -12,7 +12,7 @@ from genbench.models.base import Batches, GenerativeModel
 from genbench.models.gan import Pair, adam, optimizer_pair
 from genbench.models.losses import add_spectral_norm, grad_norm, gradient_penalty, largest_spectral_sigma
 from genbench.models.nets import discriminator_net, generator_net, init_linear
-from genbench.registry import MODELS, Diagnostic, ModelEntry
+from genbench.registry import Diagnostic, register_model
 
 LR = {"clip": 5e-5, "gp": 1e-4}  # Arjovsky et al. 2017 (RMSProp); Gulrajani et al. 2017 (Adam)
 GP_BETAS = (0.5, 0.9)  # Gulrajani et al. 2017, algorithm 1
@@ -181,25 +181,23 @@ def seed_batch_problem(hparams: dict) -> str | None:
     return None
 
 
-MODELS.register(
+register_model(
     "wgan",
-    ModelEntry(
-        WGANHParams,
-        build,
-        "Wasserstein GAN (13.55): weight clipping and RMSProp, or gradient penalty and Adam (WGAN-GP)",
-        frozenset({"seed_batch"}),
-        (
-            Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
-            Diagnostic("w_estimate", "critic estimate E f(x) − E f(G(z))", "13.55"),
-            Diagnostic("clip_frac", "fraction of critic weights at ±c"),
-            Diagnostic("gp", "gradient penalty λE(‖∇f(x̂)‖ − 1)²", "Gulrajani et al. 2017, eq. 3", log=True),
-            Diagnostic(
-                "gp_grad_norm", "mean critic gradient norm ‖∇f(x̂)‖ on interpolates", "Gulrajani et al. 2017"
-            ),
-            Diagnostic(
-                "sn_sigma_max", "largest spectral norm σ(W) of the critic's raw weights", "Miyato et al. 2018"
-            ),
+    hparams=WGANHParams,
+    build=build,
+    doc="Wasserstein GAN (13.55): weight clipping and RMSProp, or gradient penalty and Adam (WGAN-GP)",
+    abilities={"seed_batch"},
+    diagnostics=(
+        Diagnostic("grad_norm_g", "generator gradient norm ‖∇G‖", "13.42", log=True),
+        Diagnostic("w_estimate", "critic estimate E f(x) − E f(G(z))", "13.55"),
+        Diagnostic("clip_frac", "fraction of critic weights at ±c"),
+        Diagnostic("gp", "gradient penalty λE(‖∇f(x̂)‖ − 1)²", "Gulrajani et al. 2017, eq. 3", log=True),
+        Diagnostic(
+            "gp_grad_norm", "mean critic gradient norm ‖∇f(x̂)‖ on interpolates", "Gulrajani et al. 2017"
         ),
-        seed_batch_problem,
+        Diagnostic(
+            "sn_sigma_max", "largest spectral norm σ(W) of the critic's raw weights", "Miyato et al. 2018"
+        ),
     ),
+    seed_batch_problem=seed_batch_problem,
 )
