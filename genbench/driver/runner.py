@@ -12,7 +12,7 @@ driver's doing rather than Ray's actor `max_restarts`, so the driver counts them
 `stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
 
 The unit handed to a worker is a job: one run, or with `vectorize_seeds` a group of runs that
-differ only in their seed, trained together as one batched model (genbench/seed_group.py).
+differ only in their seed, trained together as one batched model (genbench/worker/seed_group.py).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import os
 import secrets
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 
+from genbench.driver.run_worker import RunWorker, fixed_mmap_threshold  # noqa: F401  (users import both from here)
 from genbench.store.result import RunResult
 from genbench.suite.config import Resources, RunSpec
 
@@ -34,98 +34,6 @@ ProgressFn = Callable[[RunSpec, dict], None]
 CheckpointFn = Callable[[RunSpec], str | None]  # where a run keeps its checkpoint (absolute path)
 POLL_S = 0.5
 STOP_GRACE_S = 60.0  # how long a stop request waits for running runs to checkpoint
-
-
-MMAP_THRESHOLD = 1 << 20
-
-
-def fixed_mmap_threshold(nbytes: int = MMAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold (mallopt M_MMAP_THRESHOLD), so that buffers above it go back to
-    the system when freed. glibc raises the threshold to the size of each large block freed, after
-    which evaluation loops that allocate and free tens of MB per iteration (the final NLL: 10,000
-    examples x 5,000 importance samples) fragment the heap: a run's memory grew by ~1 GB a minute,
-    until Ray's memory monitor killed it. Returns whether it was set (False off glibc)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(-3, nbytes))  # M_MMAP_THRESHOLD = -3 (malloc.h)
-    except (OSError, AttributeError):
-        return False
-
-
-class RunWorker:
-    """Trains runs one at a time in this process; `progress` may be asked from another thread."""
-
-    def __init__(self, cpus: float, gpus: float = 0.0, stop: threading.Event | None = None) -> None:
-        import torch
-
-        import genbench.worker.train  # noqa: F401  (the first run should not pay for the imports)
-
-        self.threads = max(1, int(cpus))
-        torch.set_num_threads(self.threads)
-        fixed_mmap_threshold()
-        self.device = "cuda" if gpus > 0 and torch.cuda.is_available() else "cpu"
-        self._progress: dict = {}
-        self._lock = threading.Lock()
-        self._stop = stop or threading.Event()  # never cleared: a stopped worker takes no more runs
-
-    def run(self, spec: RunSpec, checkpoint_path: str | None = None, until: int | None = None) -> RunResult:
-        """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there; to step `until`
-        if given); a raised exception becomes a `failed` result, never an error."""
-        from genbench.worker.train import train
-
-        self._set_progress({"step": 0})
-        try:
-            return train(spec, self.device, self._set_progress, checkpoint_path, self._stop, until)
-        except Exception as exc:  # a failing run is recorded; the suite goes on
-            return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-
-    def run_group(self, specs: list[RunSpec]) -> list[RunResult]:
-        """Train `specs` (seeds of one variant) together; one result per spec, failed ones on error."""
-        from genbench.worker.seed_group import train_group
-
-        self._set_progress({"step": 0})
-        try:
-            return train_group(specs, self.device, self._set_progress, self._stop)
-        except Exception as exc:  # a failing group is recorded run by run; the suite goes on
-            failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            return [failed.replace() for _ in specs]
-
-    def run_job(
-        self, job: tuple[RunSpec, ...], checkpoint_path: str | None = None, until: int | None = None
-    ) -> list[RunResult]:
-        """The results of a job: one run (resuming from `checkpoint_path`, to step `until` if
-        given) or a seed group; the job's plugins are imported first (a plugin that fails here
-        fails the job's runs)."""
-        from genbench.suite.plugins import ensure
-
-        try:
-            ensure(job[0].plugins)
-        except Exception as exc:
-            failed = RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            return [failed.replace() for _ in job]
-        if len(job) == 1:
-            return [self.run(job[0], checkpoint_path, until)]
-        return self.run_group(list(job))
-
-    def stop(self) -> None:
-        """Ask the run in hand to checkpoint and return `interrupted` after its current step."""
-        self._stop.set()
-
-    def _set_progress(self, info: dict) -> None:
-        with self._lock:
-            self._progress = {**info, "pid": os.getpid()}
-
-    def progress(self) -> dict:
-        """The latest progress report of the run in hand (step, steps/s, latest metrics)."""
-        with self._lock:
-            return dict(self._progress)
-
-    def pid(self) -> int:
-        """The worker's process id."""
-        return os.getpid()
 
 
 def run_serial(
@@ -227,6 +135,172 @@ def cluster_nodes() -> list[dict[str, float]]:
     return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 
 
+class WorkerPool:
+    """Ray actors that train jobs, as many at once as the cluster's nodes fit (see the module's
+    docstring); `run()` returns once every job has a result."""
+
+    def __init__(
+        self,
+        specs: list[RunSpec],
+        on_start: StartFn,
+        on_result: ResultFn,
+        on_progress: ProgressFn | None = None,
+        max_workers: int | None = None,
+        checkpoints: CheckpointFn | None = None,
+        stop: threading.Event | None = None,
+        stop_grace_s: float = STOP_GRACE_S,
+        until: int | None = None,
+    ) -> None:
+        """Size the pool to the cluster's nodes; raises RuntimeError when no node fits one run."""
+        import ray  # slow to import: loaded only once runs go to Ray
+
+        resources = specs[0].resources
+        nodes = cluster_nodes()
+        n_slots = slots(resources, nodes)
+        if n_slots < 1:
+            raise RuntimeError(
+                f"no node of the cluster ({nodes}) can fit one run of {resources.cpus} CPUs and "
+                f"{resources.gpus} GPUs"
+            )
+        self.resources = resources
+        self.on_start, self.on_result, self.on_progress = on_start, on_result, on_progress
+        self.checkpoints, self.until, self.stop_grace_s = checkpoints, until, stop_grace_s
+        self.stop = stop or threading.Event()
+        self.pending = deque(jobs(specs))  # jobs not handed out yet, next on the left
+        self.size = min(n_slots, len(self.pending), max_workers or len(self.pending))
+        self.actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
+            num_cpus=resources.cpus, num_gpus=resources.gpus
+        )
+        self.starting: dict = {}  # ready-probe ref -> (worker, when created)
+        self.start_errors: list[str] = []
+        self.idle: list = []  # started workers without a job
+        self.running: dict = {}  # object ref -> (worker, job)
+        self.live = 0  # workers of the pool (starting or started) not known to be dead
+        self.attempts: dict[str, int] = {}  # first run id of a job -> times handed to a worker so far
+        self.stopping_since: float | None = None
+
+    def run(self) -> None:
+        """Hand out every job and report its results; stop early once `stop` is set."""
+        for _ in range(self.size):
+            self.start_worker()
+        while self.pending or self.running:
+            if self.stop.is_set() and self.stopping_since is None:
+                self.begin_stop()
+            self.keep_workers()
+            self.dispatch()
+            finished = self.collect()
+            if finished and not self.stop.is_set():
+                self.dispatch()  # storing results takes the driver a moment: the workers need not wait
+            for job, results, attempt in finished:
+                for spec, result in zip(job, results, strict=True):
+                    self.on_result(spec, result.replace(restarts=attempt - 1))
+            if self.stopping_since is not None and time.monotonic() - self.stopping_since > self.stop_grace_s:
+                self.end_overdue()
+            if self.on_progress and self.running:
+                self.poll_progress()
+        for worker in self.idle + [worker for worker, _ in self.starting.values()]:
+            _kill(worker)
+
+    def start_worker(self) -> None:
+        """Create a worker; it joins `idle` once it answers its probe (Ray placed and started it)."""
+        worker = self.actor_class.remote(self.resources.cpus, self.resources.gpus)
+        self.starting[worker.pid.remote()] = (worker, time.monotonic())
+        self.live += 1
+
+    def keep_workers(self) -> None:
+        """Replace a dead worker while jobs wait (one starting at a time), move started workers to
+        `idle`; raises RuntimeError once START_TRIES workers failed to start and none works."""
+        if self.pending and self.live < self.size and not self.starting:
+            self.start_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
+        self.live -= _check_started(self.starting, self.idle, self.start_errors)
+        if (
+            self.pending
+            and not (self.running or self.starting or self.idle)
+            and len(self.start_errors) >= START_TRIES
+        ):
+            raise RuntimeError(
+                "no Ray worker could be started: " + "; ".join(self.start_errors[-START_TRIES:])
+            )
+
+    def dispatch(self) -> None:
+        """Hand the next jobs to the idle workers; a job's runs are started on its first try."""
+        while self.idle and self.pending:
+            worker, job = self.idle.pop(), self.pending.popleft()
+            path = self.checkpoints(job[0]) if self.checkpoints and len(job) == 1 else None
+            self.running[worker.run_job.remote(job, path, self.until)] = (worker, job)
+            self.attempts[job[0].run_id] = self.attempts.get(job[0].run_id, 0) + 1
+            if self.attempts[job[0].run_id] == 1:
+                for spec in job:
+                    self.on_start(spec)
+
+    def collect(self) -> list[tuple[tuple[RunSpec, ...], list[RunResult], int]]:
+        """Wait up to POLL_S for a job to end (for a worker to start while none runs); return the
+        ended jobs with their results and attempt numbers. A lost worker's job goes back first in
+        line while it has attempts left; its freed worker goes back to `idle`."""
+        import ray  # slow to import: loaded only once runs go to Ray
+
+        done = ray.wait(list(self.running), num_returns=1, timeout=POLL_S)[0] if self.running else []
+        if not self.running and self.starting:
+            ray.wait(list(self.starting), num_returns=1, timeout=POLL_S)  # until a worker has started
+        finished = []  # reported once the freed workers have new jobs
+        for ref in done:
+            worker, job = self.running.pop(ref)
+            attempt = self.attempts[job[0].run_id]
+            try:
+                finished.append((job, ray.get(ref), attempt))
+                self.idle.append(worker)
+            except ray.exceptions.RayError as exc:  # the worker died: maybe retry its job
+                lost = self.replace_lost(worker, job, attempt, exc)
+                if lost is not None:
+                    finished.append((job, [lost.replace() for _ in job], attempt))
+        return finished
+
+    def replace_lost(
+        self, worker, job: tuple[RunSpec, ...], attempt: int, exc: Exception
+    ) -> RunResult | None:
+        """Drop a dead worker (keep_workers starts its replacement) and queue its job again, first
+        in line, to continue from its checkpoint; return the job's result instead (None: queued)
+        once stopping or out of attempts."""
+        _kill(worker)
+        self.live -= 1
+        lost = _lost(job[0], attempt, exc, self.stopping_since is not None)
+        if lost is None:
+            self.pending.appendleft(job)  # next on the fresh worker, from its checkpoint
+        return lost
+
+    def begin_stop(self) -> None:
+        """Start no more jobs and ask the running ones to checkpoint and return `interrupted`."""
+        self.stopping_since = time.monotonic()
+        self.pending.clear()
+        for worker, _ in self.running.values():
+            worker.stop.remote()
+
+    def end_overdue(self) -> None:
+        """Kill the workers still running past the stop grace; their runs are `interrupted`."""
+        for ref, (worker, job) in list(self.running.items()):
+            _kill(worker)
+            self.live -= 1
+            error = f"did not stop within {self.stop_grace_s:.0f} s; resumes from its last checkpoint"
+            restarts = self.attempts[job[0].run_id] - 1
+            for spec in job:
+                self.on_result(spec, RunResult.interrupted(error, restarts=restarts))
+            del self.running[ref]
+
+    def poll_progress(self) -> None:
+        """Ask every running worker for its progress (waiting up to POLL_S) and pass it on."""
+        import ray  # slow to import: loaded only once runs go to Ray
+
+        polls = {worker.progress.remote(): job for worker, job in self.running.values()}
+        ready, _ = ray.wait(list(polls), num_returns=len(polls), timeout=POLL_S)
+        for ref in ready:
+            try:
+                info = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue  # the job's own result will say what happened
+            for spec in polls[ref]:
+                self.on_progress(spec, info)
+
+
 def run_on_ray(
     specs: list[RunSpec],
     on_start: StartFn,
@@ -246,103 +320,23 @@ def run_on_ray(
     running ones are asked to checkpoint and their `interrupted` results are awaited for at most
     `stop_grace_s`. With `until`, every run trains to that step only (a rung of successive halving).
     """
-    import ray
+    if specs:
+        WorkerPool(
+            specs, on_start, on_result, on_progress, max_workers, checkpoints, stop, stop_grace_s, until
+        ).run()
 
-    if not specs:
-        return
-    resources = specs[0].resources
-    nodes = cluster_nodes()
-    n_slots = slots(resources, nodes)
-    if n_slots < 1:
-        raise RuntimeError(
-            f"no node of the cluster ({nodes}) can fit one run of {resources.cpus} CPUs and "
-            f"{resources.gpus} GPUs"
-        )
-    pending = deque(jobs(specs))
-    n_workers = min(n_slots, len(pending), max_workers or len(pending))
-    actor_class = ray.remote(max_concurrency=2)(RunWorker).options(
-        num_cpus=resources.cpus, num_gpus=resources.gpus
-    )
-    starting: dict = {}  # ready-probe ref -> (worker, when created)
-    start_errors: list[str] = []
 
-    def new_worker() -> None:
-        worker = actor_class.remote(resources.cpus, resources.gpus)
-        starting[worker.pid.remote()] = (worker, time.monotonic())
+def _kill(worker) -> None:
+    """End a worker for good (Ray restarts none: the pool replaces workers itself)."""
+    import ray  # slow to import: loaded only once runs go to Ray
 
-    attempts: dict[str, int] = {}  # first run id of a job -> times handed to a worker so far
-    for _ in range(n_workers):
-        new_worker()
-    idle: list = []  # started workers without a job
-    live = n_workers  # workers of the pool (starting or started) not known to be dead
-    running: dict = {}  # object ref -> (worker, job)
-    stopping_since: float | None = None
-
-    def dispatch() -> None:
-        while idle and pending:
-            worker, job = idle.pop(), pending.popleft()
-            path = checkpoints(job[0]) if checkpoints and len(job) == 1 else None
-            running[worker.run_job.remote(job, path, until)] = (worker, job)
-            attempts[job[0].run_id] = attempts.get(job[0].run_id, 0) + 1
-            if attempts[job[0].run_id] == 1:
-                for spec in job:
-                    on_start(spec)
-
-    while pending or running:
-        if stop is not None and stop.is_set() and stopping_since is None:
-            stopping_since = time.monotonic()
-            pending.clear()
-            for worker, _ in running.values():
-                worker.stop.remote()
-        if pending and live < n_workers and not starting:
-            new_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
-            live += 1
-        live -= _check_started(starting, idle, start_errors)
-        if pending and not (running or starting or idle) and len(start_errors) >= START_TRIES:
-            raise RuntimeError("no Ray worker could be started: " + "; ".join(start_errors[-START_TRIES:]))
-        dispatch()
-        done = ray.wait(list(running), num_returns=1, timeout=POLL_S)[0] if running else []
-        if not running and starting:
-            ray.wait(list(starting), num_returns=1, timeout=POLL_S)  # until a worker has started
-        finished = []  # (job, results, attempt), reported once the freed workers have new jobs
-        for ref in done:
-            worker, job = running.pop(ref)
-            attempt = attempts[job[0].run_id]
-            try:
-                finished.append((job, ray.get(ref), attempt))
-                idle.append(worker)
-            except ray.exceptions.RayError as exc:  # the worker died: maybe retry its job
-                ray.kill(worker, no_restart=True)
-                live -= 1
-                lost = _lost(job[0], attempt, exc, stopping_since is not None)
-                if lost is None:
-                    pending.appendleft(job)  # next on the fresh worker, from its checkpoint
-                    continue
-                finished.append((job, [lost.replace() for _ in job], attempt))
-        if finished and not (stop is not None and stop.is_set()):
-            dispatch()  # storing results takes the driver a moment: the workers need not wait
-        for job, results, attempt in finished:
-            for spec, result in zip(job, results, strict=True):
-                on_result(spec, result.replace(restarts=attempt - 1))
-        if stopping_since is not None and time.monotonic() - stopping_since > stop_grace_s:
-            for ref, (worker, job) in list(running.items()):
-                ray.kill(worker, no_restart=True)
-                live -= 1
-                error = f"did not stop within {stop_grace_s:.0f} s; resumes from its last checkpoint"
-                restarts = attempts[job[0].run_id] - 1
-                for spec in job:
-                    on_result(spec, RunResult.interrupted(error, restarts=restarts))
-                del running[ref]
-        if on_progress and running:
-            _poll_progress(running, on_progress)
-    for worker in idle + [worker for worker, _ in starting.values()]:
-        ray.kill(worker, no_restart=True)
+    ray.kill(worker, no_restart=True)
 
 
 def _check_started(starting: dict, idle: list, errors: list[str]) -> int:
     """Move the workers of `starting` that answered their probe to `idle`; drop those that died
     starting or were not placed within READY_TIMEOUT_S. Returns how many were dropped."""
-    import ray
+    import ray  # slow to import: loaded only once runs go to Ray
 
     ready, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0) if starting else ([], [])
     dropped = 0
@@ -353,12 +347,12 @@ def _check_started(starting: dict, idle: list, errors: list[str]) -> int:
             idle.append(worker)
         except ray.exceptions.RayError as exc:
             errors.append(f"{type(exc).__name__}: {exc}".strip()[:500])
-            ray.kill(worker, no_restart=True)
+            _kill(worker)
             dropped += 1
     for ref, (worker, since) in list(starting.items()):
         if time.monotonic() - since > READY_TIMEOUT_S:
             errors.append(f"not placed within {READY_TIMEOUT_S:.0f} s")
-            ray.kill(worker, no_restart=True)
+            _kill(worker)
             del starting[ref]
             dropped += 1
     return dropped
@@ -372,17 +366,3 @@ def _lost(spec: RunSpec, attempt: int, exc: Exception, stopping: bool) -> RunRes
     if attempt < spec.checkpoint.max_attempts:
         return None
     return RunResult.failed(f"worker lost on each of {attempt} attempts; last: {reason}")
-
-
-def _poll_progress(running: dict, on_progress: ProgressFn) -> None:
-    import ray
-
-    polls = {worker.progress.remote(): job for worker, job in running.values()}
-    ready, _ = ray.wait(list(polls), num_returns=len(polls), timeout=POLL_S)
-    for ref in ready:
-        try:
-            info = ray.get(ref)
-        except ray.exceptions.RayError:
-            continue  # the job's own result will say what happened
-        for spec in polls[ref]:
-            on_progress(spec, info)

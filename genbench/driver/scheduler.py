@@ -19,7 +19,8 @@ checkpoints and store.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 from genbench.analysis.rungs import keep_count
 from genbench.store import runs as store
@@ -27,7 +28,23 @@ from genbench.store.result import RunResult, Status
 from genbench.store.runs import value_at
 from genbench.suite.config import RunSpec
 
-DispatchFn = Callable[[list[RunSpec], int | None], None]  # train these runs to this step (None: budget)
+
+class ScheduledSuite(Protocol):
+    """What run_scheduled needs of a suite's invocation (genbench.driver.suite_run.SuiteRun)."""
+
+    specs: list[RunSpec]
+    path: Path  # the suite's results
+    primary: str  # the metric output trials are ranked by
+    direction: str  # the primary's better direction, "max" or "min"
+
+    def dispatch(self, runs: list[RunSpec], until: int | None = None) -> None:
+        """Train `runs` to step `until` (None: the budget)."""
+
+    def store_stopped(self, spec: RunSpec, result: RunResult) -> None:
+        """Record the final result of a run not promoted."""
+
+    def stopping(self) -> bool:
+        """Whether a Ctrl-C asked the suite to stop."""
 
 
 def schedule_of(specs: list[RunSpec]) -> dict | None:
@@ -69,32 +86,23 @@ def stopped_result(paused: RunResult, rung: int, kept: int, of: int) -> RunResul
     )
 
 
-def run_scheduled(
-    specs: list[RunSpec],
-    schedule: dict,
-    suite_path,
-    metric: str,
-    direction: str,
-    dispatch: DispatchFn,
-    on_stopped: Callable[[RunSpec, RunResult], None],
-    stopping: Callable[[], bool],
-) -> None:
-    """Train `specs` rung by rung: dispatch the runs of the surviving trials that have not reached
-    the rung yet, then per method and data set promote the best trials and record the others as
-    stopped (`on_stopped`). `stopping()` true (a Ctrl-C) ends it after the rung's dispatch."""
-    alive = list(specs)
+def run_scheduled(suite: ScheduledSuite, schedule: dict) -> None:
+    """Train the suite's runs rung by rung: dispatch the runs of the surviving trials that have not
+    reached the rung yet, then per method and data set promote the best trials and record the
+    others as stopped. A Ctrl-C (`suite.stopping()`) ends it after the rung's dispatch."""
+    alive = list(suite.specs)
     rungs, reduction = schedule["rungs"], schedule["reduction"]
     for i, rung in enumerate(rungs):
         final = i == len(rungs) - 1
-        todo = [s for s in alive if _needs(store.read_result(suite_path, s.run_id), rung, final)]
+        todo = [s for s in alive if _needs(store.read_result(suite.path, s.run_id), rung, final)]
         if todo:
-            dispatch(todo, None if final else rung)
-        if final or stopping():
+            suite.dispatch(todo, None if final else rung)
+        if final or suite.stopping():
             return
-        alive = promote(alive, rung, reduction, suite_path, metric, direction, on_stopped)
+        alive = promote(suite, alive, rung, reduction)
 
 
-def promote(alive, rung, reduction, suite_path, metric, direction, on_stopped) -> list[RunSpec]:
+def promote(suite: ScheduledSuite, alive: list[RunSpec], rung: int, reduction: int) -> list[RunSpec]:
     """The runs of the trials that go on from `rung`, per method and data set; the paused runs of
     the others are recorded as stopped."""
     competitions: dict[tuple, dict[str, list[RunSpec]]] = {}
@@ -103,16 +111,18 @@ def promote(alive, rung, reduction, suite_path, metric, direction, on_stopped) -
         competitions.setdefault(key, {}).setdefault(s.variant, []).append(s)
     survivors: set[str] = set()
     for trials in competitions.values():
-        values = {variant: _seed_mean(runs, rung, suite_path, metric) for variant, runs in trials.items()}
-        kept = promoted(values, reduction, direction)
+        values = {
+            variant: _seed_mean(runs, rung, suite.path, suite.primary) for variant, runs in trials.items()
+        }
+        kept = promoted(values, reduction, suite.direction)
         for variant, runs in trials.items():
             if variant in kept:
                 survivors.update(s.run_id for s in runs)
                 continue
             for s in runs:
-                result = store.read_result(suite_path, s.run_id)
+                result = store.read_result(suite.path, s.run_id)
                 if result is not None and result.status == Status.PAUSED:
-                    on_stopped(s, stopped_result(result, rung, len(kept), len(values)))
+                    suite.store_stopped(s, stopped_result(result, rung, len(kept), len(values)))
     return [s for s in alive if s.run_id in survivors]
 
 

@@ -57,6 +57,148 @@ def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class SuiteRun:
+    """One invocation of a suite (`genbench run`): skips its finished runs, dispatches the rest
+    (resuming from checkpoints), stores each result as it arrives and writes the leaderboard,
+    report and `timing.json`; genbench.driver.scheduler runs it rung by rung (a ScheduledSuite)."""
+
+    def __init__(
+        self,
+        suite_file: Path | dict,
+        results_root: Path,
+        console: Console,
+        address: str | None = None,
+        serial: bool = False,
+        fresh: bool = False,
+        workers: int | None = None,
+        base: Path | None = None,
+    ) -> None:
+        """Load and check the suite (raising before anything is written), start or join Ray when
+        runs are left to do, move earlier results aside when `fresh`, and write the manifest."""
+        self.started = time.perf_counter()
+        self.console, self.serial, self.workers = console, serial, workers
+        self.stop = threading.Event()  # set by the first Ctrl-C
+        suite, self.specs, notes = load_suite(suite_file, base)
+        for note in notes:
+            self.console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
+        self.timing = preflight(suite, self.specs, results_root, address, serial, fresh)
+        self.path = store.suite_dir(results_root, suite.name)
+        if fresh:
+            self.move_aside()
+        outputs = {k: d for m in suite.metric_names for k, d in METRICS.get(m).outputs.items()}
+        source = "<suite dict>" if isinstance(suite_file, dict) else str(suite_file)
+        store.write_manifest(self.path, self.specs, source, outputs, suite.target, suite.reference)
+        self.primary = next(iter(outputs))
+        self.direction = outputs[self.primary]
+        self.schedule = halving.schedule_of(self.specs)
+        self.last_board = time.perf_counter()  # when the leaderboard was last written
+
+    def move_aside(self) -> None:
+        """Move the suite's earlier results aside (`fresh`), saying where."""
+        moved = store.move_aside(self.path)
+        if moved:
+            self.console.print(f"note: earlier results moved to {moved}", highlight=False, soft_wrap=True)
+
+    def run(self) -> int:
+        """Run the suite's unfinished runs; return the process exit code (see run_suite)."""
+        with SuiteProgress(self.specs, self.console, self.primary) as self.progress:
+            todo = self.unfinished()
+            setup_s = time.perf_counter() - self.started
+            self.timing.update(runs=len(todo), workers=self.workers, setup_s=setup_s)
+            tick = time.perf_counter()
+            with stop_on_sigint(self.stop):
+                if self.schedule:  # rung by rung; finished runs' trajectories still count in each rung
+                    halving.run_scheduled(self, self.schedule)
+                else:
+                    self.dispatch(todo)
+            self.timing["dispatch_s"] = time.perf_counter() - tick
+        self.write_outputs()
+        if self.stopping():
+            self.say("interrupted: running runs saved checkpoints; the same `genbench run` resumes them")
+            return EXIT_INTERRUPTED
+        return 0
+
+    def unfinished(self) -> list[RunSpec]:
+        """The runs left to train; the others are shown as skipped. Under a schedule a run
+        stopped at a rung counts as finished (it stays stopped unless promoted)."""
+        todo: list[RunSpec] = []
+        for spec in self.specs:
+            done = store.finished_result(self.path, spec.run_id)
+            if self.schedule and not done:
+                stored = store.read_result(self.path, spec.run_id)
+                done = stored if stored and stored.status == Status.STOPPED else None
+            if done:
+                self.progress.skipped(spec, done)
+            else:
+                todo.append(spec)
+        resuming = sum(Path(self.checkpoint_path(s)).exists() for s in todo)
+        if resuming:
+            self.console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
+        return todo
+
+    def checkpoint_path(self, spec: RunSpec) -> str:
+        """Where `spec` keeps its checkpoint: absolute, as workers may run elsewhere (on a
+        cluster, on storage shared with the driver)."""
+        return str((store.run_dir(self.path, spec.run_id) / checkpoint.FILENAME).resolve())
+
+    def dispatch(self, runs: list[RunSpec], until: int | None = None) -> None:
+        """Train `runs` (to step `until` if given) in this process or on Ray."""
+        if self.serial:
+            runner.run_serial(
+                runs, self.progress.start, self.store_result, self.checkpoint_path, self.stop, until
+            )
+        elif runs:
+            runner.run_on_ray(
+                runs,
+                self.progress.start,
+                self.store_result,
+                self.progress.progress,
+                max_workers=self.workers,
+                checkpoints=self.checkpoint_path,
+                stop=self.stop,
+                until=until,
+            )
+
+    def store_result(self, spec: RunSpec, result: RunResult) -> None:
+        """Store a run's result and pictures; rewrite the leaderboard every LEADERBOARD_EVERY_S."""
+        path = store.write_run(self.path, spec, result)
+        real = toy_test_draw(spec) if result.samples is not None else None
+        write_run_pictures(path, result, f"{spec.label} | {spec.dataset} seed {spec.seed}", real)
+        self.progress.finish(spec, result)
+        if time.perf_counter() - self.last_board > LEADERBOARD_EVERY_S:
+            write_leaderboard(self.path)
+            self.last_board = time.perf_counter()
+
+    def store_stopped(self, spec: RunSpec, result: RunResult) -> None:
+        """Record the final result of a run that successive halving did not promote."""
+        store.write_result(self.path, spec, result)
+        self.progress.finish(spec, result)
+
+    def stopping(self) -> bool:
+        """Whether a Ctrl-C asked the suite to stop."""
+        return self.stop.is_set()
+
+    def write_outputs(self) -> None:
+        """Write the leaderboard, `timing.json` and the report, and print where they are."""
+        table, _, text = write_leaderboard(self.path)
+        self.timing["to_leaderboard_s"] = time.perf_counter() - self.started
+        timing = {k: round(v, 3) if isinstance(v, float) else v for k, v in self.timing.items()}
+        store.write_json(self.path / "timing.json", timing)
+        self.say(text)
+        counts = table["status"].value_counts().to_dict()
+        self.say(
+            f"{len(table)} runs: "
+            + ", ".join(f"{v} {k}" for k, v in counts.items())
+            + f"; leaderboard in {self.path / 'leaderboard.md'}"
+        )
+        self.say(f"report in {write_report(self.path)['html']}")
+
+    def say(self, text: str) -> None:
+        """Print `text` as it is (no markup, no highlighting, no wrapping)."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 def run_suite(
     suite_file: Path | dict,
     results_root: Path,
@@ -76,104 +218,4 @@ def run_suite(
 
     Raises SuiteError (before anything is written) when the file is invalid.
     """
-    started = time.perf_counter()
-    suite, specs, notes = load_suite(suite_file, base)
-    source = "<suite dict>" if isinstance(suite_file, dict) else str(suite_file)
-    for note in notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
-    timing = preflight(suite, specs, results_root, address, serial, fresh)
-    suite_path = store.suite_dir(results_root, suite.name)
-    moved = store.move_aside(suite_path) if fresh else None
-    if moved:
-        console.print(f"note: earlier results moved to {moved}", highlight=False, soft_wrap=True)
-    outputs = {k: d for m in suite.metric_names for k, d in METRICS.get(m).outputs.items()}
-    store.write_manifest(suite_path, specs, source, outputs, suite.target, suite.reference)
-    primary = next(iter(outputs))
-    todo: list[RunSpec] = []
-    last_board = [time.perf_counter()]
-    stop = threading.Event()
-
-    def checkpoint_path(spec: RunSpec) -> str:
-        # absolute: workers may run elsewhere (on a cluster, on storage shared with the driver)
-        return str((store.run_dir(suite_path, spec.run_id) / checkpoint.FILENAME).resolve())
-
-    def on_result(spec: RunSpec, result: RunResult) -> None:
-        path = store.write_run(suite_path, spec, result)
-        real = toy_test_draw(spec) if result.samples is not None else None
-        write_run_pictures(path, result, f"{spec.label} | {spec.dataset} seed {spec.seed}", real)
-        progress.finish(spec, result)
-        if time.perf_counter() - last_board[0] > LEADERBOARD_EVERY_S:
-            write_leaderboard(suite_path)
-            last_board[0] = time.perf_counter()
-
-    def dispatch(runs: list[RunSpec], until: int | None = None) -> None:
-        if serial:
-            runner.run_serial(runs, progress.start, on_result, checkpoint_path, stop, until)
-        elif runs:
-            runner.run_on_ray(
-                runs,
-                progress.start,
-                on_result,
-                progress.progress,
-                max_workers=workers,
-                checkpoints=checkpoint_path,
-                stop=stop,
-                until=until,
-            )
-
-    def on_stopped(spec: RunSpec, result: RunResult) -> None:
-        store.write_result(suite_path, spec, result)
-        progress.finish(spec, result)
-
-    schedule = halving.schedule_of(specs)
-    with SuiteProgress(specs, console, primary) as progress:
-        for spec in specs:
-            done = store.finished_result(suite_path, spec.run_id)
-            if schedule and not done:  # a run stopped at a rung stays stopped unless promoted
-                stored = store.read_result(suite_path, spec.run_id)
-                done = stored if stored and stored.status == Status.STOPPED else None
-            if done:
-                progress.skipped(spec, done)
-            else:
-                todo.append(spec)
-        resuming = sum(Path(checkpoint_path(s)).exists() for s in todo)
-        if resuming:
-            console.print(f"note: {resuming} runs resume from their checkpoints", highlight=False)
-        timing.update(runs=len(todo), workers=workers, setup_s=time.perf_counter() - started)
-        tick = time.perf_counter()
-        with stop_on_sigint(stop):
-            if schedule:  # rung by rung; the finished runs' trajectories still count in each rung
-                direction = outputs[primary]
-                args = (specs, schedule, suite_path, primary, direction, dispatch, on_stopped, stop.is_set)
-                halving.run_scheduled(*args)
-            else:
-                dispatch(todo)
-        timing["dispatch_s"] = time.perf_counter() - tick
-    table, _, text = write_leaderboard(suite_path)
-    timing["to_leaderboard_s"] = time.perf_counter() - started
-    store.write_json(
-        suite_path / "timing.json", {k: round(v, 3) if isinstance(v, float) else v for k, v in timing.items()}
-    )
-    console.print(text, highlight=False, markup=False, soft_wrap=True)
-    counts = table["status"].value_counts().to_dict()
-    console.print(
-        f"{len(table)} runs: "
-        + ", ".join(f"{v} {k}" for k, v in counts.items())
-        + f"; leaderboard in {suite_path / 'leaderboard.md'}",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
-    )
-    console.print(
-        f"report in {write_report(suite_path)['html']}", highlight=False, markup=False, soft_wrap=True
-    )
-    if stop.is_set():
-        console.print(
-            "interrupted: running runs saved checkpoints; the same `genbench run` resumes them",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
-        return EXIT_INTERRUPTED
-    return 0
+    return SuiteRun(suite_file, results_root, console, address, serial, fresh, workers, base).run()
