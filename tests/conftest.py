@@ -1,20 +1,22 @@
-"""Shared helpers: run the real `genbench` CLI in a subprocess; every pytest run's caches and data
-root in a temporary directory of its own, so no test reads or writes the user's (~/.cache/genbench:
-the MNIST classifier, reference features; torch's and matplotlib's caches)."""
+"""Fixtures of both lanes. Every pytest run keeps its caches and data root in a temporary
+directory of its own, so no test reads or writes the user's (~/.cache/genbench: the MNIST
+classifier, reference features; torch's and matplotlib's caches).
+
+The lanes: tests/unit (no Ray, no subprocess, no classifier training; its conftest checks the
+first) and tests/e2e (Ray instances, loopback clusters, the CLI in subprocesses, the benchmark
+scripts, the MNIST classifier; all marked `slow`). Helpers the modules share: tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 
-GENBENCH = [sys.executable, "-m", "genbench.driver.cli"]
 # where genbench, torch (hub weights) and matplotlib (font cache) keep files between runs
 ISOLATED = {
     "GENBENCH_CACHE": "genbench-cache",
@@ -43,16 +45,18 @@ def pytest_unconfigure(config) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run `genbench ARGS` in `cwd` and return the finished process (text output)."""
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env["COLUMNS"] = "200"
-    return subprocess.run(
-        [*GENBENCH, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 @pytest.fixture
-def cli():
-    """The `run_cli` helper as a fixture."""
-    return run_cli
+def one_thread():
+    """One intra-op thread, as a one-CPU worker: bitwise reproducible float sums."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def report_suite(tmp_path_factory) -> Path:
+    """The report's tiny suite run serially in-process, once per module: its suite folder."""
+    from tests.helpers import run_report_suite
+
+    return run_report_suite(tmp_path_factory.mktemp("report"))

@@ -1,6 +1,6 @@
 """Golden runs: tiny runs of every built-in family, of every option that changes an update rule,
 of every data set and metric, whose final numbers and parameter hashes are recorded in
-`tests/golden.json`. `tests/test_golden.py` recomputes them and compares them bit for bit.
+`tests/golden.json`. `tests/unit/test_golden.py` recomputes them and compares them bit for bit.
 
 A change that moves any of these numbers changes what a run id's numbers mean: bump
 `genbench.numerics.NUMERICS_VERSION` and re-record in the same commit with
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tests.helpers import SHARED
+
 GOLDEN_FILE = Path(__file__).with_name("golden.json")
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 TOY = {"name": "ring8", "train_size": 512, "test_size": 256}
 GRID = {"name": "grid25", "train_size": 512, "test_size": 256}

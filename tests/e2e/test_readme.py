@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from tests.conftest import run_cli
-
-README = Path(__file__).resolve().parents[1] / "README.md"
+from tests.helpers import README, run_cli
 
 
 def _blocks(section: str) -> dict[str, str]:

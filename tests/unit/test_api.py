@@ -1,30 +1,16 @@
-"""The Python API: run_suite returns the leaderboard's per-run table, a dict suite with a typo
-raises the CLI's message, load_results / load_trajectories read the store, and load_run rebuilds
-a model whose samples for the final evaluation's seed are those the final evaluation scored."""
+"""The Python API: run_suite returns the leaderboard's per-run table, load_results /
+load_trajectories read the store, and load_run rebuilds a model whose samples for the final
+evaluation's seed are those the final evaluation scored (tests/e2e/test_api.py: a light import, a
+dict suite's typo raises the CLI's message)."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-
 import pytest
 import torch
-import yaml
 
 import genbench
 from genbench.metrics.mog import mode_coverage
-from tests.conftest import run_cli
-
-SUITE = {
-    "name": "api",
-    "seeds": [0, 1],
-    "budget": {"steps": 40},
-    "eval": {"every": 20, "samples": 300},
-    "datasets": [{"name": "ring8", "train_size": 2000, "test_size": 500}],
-    "models": [{"name": "gan", "z_dim": 2, "hidden": 16, "batch_size": 32}, {"name": "vae", "hidden": 16}],
-    "metrics": ["mode_coverage"],
-}
+from tests.helpers import API_SUITE as SUITE
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +18,6 @@ def results(tmp_path_factory):
     """The suite run once from Python, in-process (serial): (results root, returned table)."""
     root = tmp_path_factory.mktemp("api") / "results"
     return root, genbench.run_suite(SUITE, results=root, serial=True, quiet=True)
-
-
-def test_import_genbench_stays_light():
-    heavy = "('torch', 'pydantic', 'ray', 'pandas')"
-    code = f"import sys, genbench; print(sorted(m for m in {heavy} if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "[]", out.stderr
-    assert callable(genbench.run_suite) and genbench.GenerativeModel.__name__ == "GenerativeModel"
 
 
 def test_run_suite_returns_one_row_per_run_with_metrics_and_hyperparameters(results):
@@ -104,25 +82,3 @@ def test_load_run_refuses_runs_without_a_trained_model(tmp_path, results):
         genbench.load_run(tmp_path / "nothing")
     with pytest.raises(FileNotFoundError, match="no suite results here"):
         genbench.load_results(tmp_path)
-
-
-def _where_free(message: str) -> str:
-    """The message without where it points (a file and line, or the dict's name)."""
-    return re.sub(r"(<suite dict>|\S+\.yaml:\d+): ", "", message)
-
-
-def test_a_dict_suite_with_a_typo_raises_the_message_the_cli_prints(tmp_path):
-    bad = {**SUITE, "models": [{"name": "gan", "lrr": 1e-3}, {"name": "gann"}]}
-    with pytest.raises(genbench.SuiteError) as info:
-        genbench.run_suite(bad, results=tmp_path / "results", serial=True)
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
-    proc = run_cli("run", "bad.yaml", "--serial", cwd=tmp_path)
-    assert proc.returncode == 2
-    printed = proc.stderr.strip().removeprefix("error: ")
-    assert (
-        "unknown key (did you mean 'lr'?)" in str(info.value)
-        and "models[0].lrr" in str(info.value)
-        and "models[1].name: unknown model 'gann'" in str(info.value)
-    )
-    assert _where_free(str(info.value)) == _where_free(" ".join(printed.split()))
-    assert not (tmp_path / "results").exists()

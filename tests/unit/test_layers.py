@@ -4,11 +4,9 @@ import-linter's contract in pyproject.toml (`lint-imports`, run by CI)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grimp
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def _cycles(graph) -> list[list[str]]:

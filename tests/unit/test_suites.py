@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from genbench.suite.config import load_suite
+from tests.helpers import ROOT
 
-SUITES = Path(__file__).resolve().parent.parent / "suites"
+SUITES = ROOT / "suites"
 ALL = sorted(SUITES.rglob("*.yaml"))
 PAPERS = sorted((SUITES / "papers").glob("*.yaml"))
 

@@ -11,8 +11,7 @@ import torch
 
 from genbench.suite.config import load_suite
 from genbench.worker.train import train
-from tests.conftest import run_cli
-from tests.test_images import SHARED, _root_with
+from tests.helpers import SHARED, data_root_with, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +62,7 @@ def test_digits_suite_writes_grids_and_manifold_figures(tmp_path):
 @pytest.mark.skipif(not (SHARED / "mnist").exists(), reason="MNIST files not found beside the project")
 def test_mnist_vae_elbo_improves(tmp_path):
     """The Kingma-Welling MLP VAE on binarized MNIST: the test ELBO rises by a clear margin."""
-    root = _root_with(tmp_path, "mnist", "MNIST")
+    root = data_root_with(tmp_path, "mnist", "MNIST")
     suite = tmp_path / "mnist.yaml"
     suite.write_text(
         "name: m\nseeds: [0]\nbudget: {steps: 300}\neval: {every: 150, samples: 16}\n"

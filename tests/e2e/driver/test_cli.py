@@ -11,7 +11,7 @@ import pytest
 
 import genbench
 from genbench.numerics import NUMERICS_VERSION
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 

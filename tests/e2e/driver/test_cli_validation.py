@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import ROOT
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = ROOT
 QUICKSTART = REPO / "suites" / "quickstart.yaml"
 SUITE_FILE = "bad.yaml"
 TRACEBACK = "Traceback (most recent call last)"

@@ -5,8 +5,6 @@ classifier's features through torch-fidelity. Trained once and cached in the use
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -15,30 +13,6 @@ from genbench.metrics import EvalContext, classifier, extractors, fidelity
 from genbench.metrics.modes import digit_labels, kl_to, stacked_mode_counts
 
 pytestmark = pytest.mark.slow
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def mnist_root(tmp_path_factory) -> Path:
-    if not (SHARED / "mnist").exists():
-        pytest.skip(f"MNIST files not found at {SHARED / 'mnist'}")
-    root = tmp_path_factory.mktemp("mnist-data")
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in (SHARED / "mnist").glob("*.gz"):
-        (raw / f.name).symlink_to(f)
-    return root
-
-
-@pytest.fixture(scope="session")
-def mnist(mnist_root):
-    return images.build_torchvision("mnist")(images.MnistParams(data_dir=str(mnist_root)))
-
-
-@pytest.fixture(scope="session")
-def trained(mnist):
-    return classifier.load_or_train(mnist)
 
 
 def test_classifier_reaches_99_percent_and_records_it(trained, mnist):

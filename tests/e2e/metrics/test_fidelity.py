@@ -1,5 +1,6 @@
 """The Inception Score on the MNIST classifier's logits, stacked MNIST's per-channel features,
-in-training evaluations under their own protocol, and the classifier prepared on the driver."""
+in-training evaluations under their own protocol, and the classifier prepared on the driver (the
+classifier fixtures: tests/e2e/metrics/conftest.py; known values: tests/unit/metrics/test_fidelity.py)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,6 @@ from genbench.metrics import EvalContext, classifier, extractors, fidelity
 from genbench.metrics.modes import digit_labels
 from genbench.metrics.settings import EvalSettings
 from genbench.registry import METRICS
-from tests.test_metrics_classifier import mnist, mnist_root, trained  # noqa: F401 (session fixtures)
-
-
-def _confident(labels: torch.Tensor) -> torch.Tensor:
-    """Logits whose softmax puts all but e^-40 of the mass on `labels`."""
-    return 40.0 * torch.nn.functional.one_hot(labels, 10).float()
-
-
-def test_isc_known_values():
-    """IS = exp(H(p(y)) - E H(p(y|x))) (Salimans et al. 2016): confident predictions spread evenly
-    over 10 classes give 10 (less a split's sampling deficit, ~ (10 - 1) / (2 * 1000) in the
-    exponent), over 4 classes 4; one class, or uncertain predictions, give 1."""
-    even = fidelity.isc_from_logits(_confident(torch.arange(10_000) % 10))
-    assert 9.9 < even["isc"] <= 10.0
-    assert 3.98 < fidelity.isc_from_logits(_confident(torch.arange(10_000) % 4))["isc"] <= 4.0
-    assert fidelity.isc_from_logits(_confident(torch.full((5000,), 3)))["isc"] == pytest.approx(1.0)
-    assert fidelity.isc_from_logits(torch.zeros(5000, 10))["isc"] == pytest.approx(1.0)
 
 
 class _Images(torch.utils.data.Dataset):
@@ -58,7 +42,7 @@ class _Real:
 
 
 @pytest.mark.slow
-def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  # noqa: F811
+def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):
     """The `isc` metric on real test images: close to 10 (a 99 % classifier on balanced digits),
     equal to torch-fidelity's own `calculate_metrics(isc=True)` with the registered extractor;
     the digit 1 alone scores about 1."""
@@ -92,7 +76,7 @@ def test_isc_of_real_mnist_through_torch_fidelity(trained, mnist, mnist_root):  
 
 
 @pytest.mark.slow  # its FID trains the MNIST classifier
-def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_root):  # noqa: F811
+def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_root):
     settings = EvalSettings(every=10, samples=3000, train_samples=700, train_examples=300)
     model = _Real(mnist.test)
     train = EvalContext(model, 3000, 0, final=False, settings=settings, data_dir=str(mnist_root))
@@ -107,13 +91,13 @@ def test_in_training_evaluations_draw_fewer_samples_and_examples(mnist, mnist_ro
 
 
 @pytest.fixture(scope="module")
-def stacked(mnist_root):  # noqa: F811
+def stacked(mnist_root):
     params = images.StackedParams(data_dir=str(mnist_root), train_size=5000, test_size=5000)
     return images.build_stacked_mnist(params)
 
 
 @pytest.mark.slow
-def test_stacked_mnist_features_are_each_channels(stacked, mnist_root, trained):  # noqa: F811
+def test_stacked_mnist_features_are_each_channels(stacked, mnist_root, trained):
     """Real stacked images against a disjoint real draw (the training split's digits) are close;
     images whose three channels are one digit are far, though their first channel is real: the
     first-channel protocol cannot tell them apart from real images at all."""
@@ -134,7 +118,7 @@ def test_stacked_mnist_features_are_each_channels(stacked, mnist_root, trained):
 
 
 @pytest.mark.slow
-def test_stacked_logits_are_the_product_of_the_channels(stacked, mnist_root, trained):  # noqa: F811
+def test_stacked_logits_are_the_product_of_the_channels(stacked, mnist_root, trained):
     """softmax over the 1,000 triples of l_R[a] + l_G[b] + l_B[c] = p_R(a) p_G(b) p_B(c): the
     triple of largest probability is the channels' digits, i.e. stacked_modes' label."""
     fe, _ = extractors.get("mnist_classifier", stacked, str(mnist_root))
@@ -154,9 +138,9 @@ def test_stacked_logits_are_the_product_of_the_channels(stacked, mnist_root, tra
 def test_run_prepares_the_classifier_and_reference_on_the_driver(
     tmp_path,
     monkeypatch,
-    trained,  # noqa: F811
-    mnist,  # noqa: F811
-    mnist_root,  # noqa: F811
+    trained,
+    mnist,
+    mnist_root,
 ):
     """`genbench run` loads the classifier and writes the reference features and radii to the
     cache before the first run starts (the worker only reads them). The cache starts with the

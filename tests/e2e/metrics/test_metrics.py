@@ -7,15 +7,13 @@ import json
 import math
 import os
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import SHARED, run_cli
 
 pytestmark = pytest.mark.slow
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 METRICS = [
     "fid",
     "kid",

@@ -1,6 +1,7 @@
-"""Plugins on a real two-node Ray cluster on this machine (the loopback cluster of test_cluster):
-the plugin files live in the test's temporary directory, on no node's import path; the driver
-ships them with the job's runtime_env and each worker imports the copy Ray unpacked for it.
+"""Plugins on a real two-node Ray cluster on this machine (the `cluster` fixture of
+tests/e2e/conftest.py): the plugin files live in the test's temporary directory, on no node's
+import path; the driver ships them with the job's runtime_env and each worker imports the copy
+Ray unpacked for it.
 
 The plugin model records the `__file__` of the module that trained it and the plugin metric
 reports it, so the store shows where the code each run used came from."""
@@ -15,8 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests import plugin_files
-from tests.test_cluster import cluster  # noqa: F401  (the fixture: head and worker node)
+from tests.helpers import PLUGIN_MODEL, write_plugins
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,9 +25,9 @@ pytestmark = [
 SHIPPED = "/runtime_resources/py_modules_files/"  # where Ray unpacks a job's py_modules on a node
 
 
-def test_workers_import_the_plugin_files_ray_shipped(cluster, tmp_path):  # noqa: F811
+def test_workers_import_the_plugin_files_ray_shipped(cluster, tmp_path):
     address, env, _ = cluster
-    path = plugin_files.write(tmp_path)
+    path = write_plugins(tmp_path)
     path.write_text(path.read_text().replace("seeds: [0]", "seeds: [0, 1]"))
     for entry in env.get("PYTHONPATH", "").split(":"):
         assert not entry or not Path(entry).resolve().is_relative_to(tmp_path), entry
@@ -47,5 +47,5 @@ def test_workers_import_the_plugin_files_ray_shipped(cluster, tmp_path):  # noqa
         pids.add(pid)
         assert SHIPPED in file and "gb-ray-" in file, file  # a node's copy, in the cluster's temp dir
         assert Path(file).name == "tiny_lsgan.py" and not Path(file).is_relative_to(tmp_path)
-        assert Path(file).read_text() == plugin_files.MODEL  # the user's source, as shipped
+        assert Path(file).read_text() == PLUGIN_MODEL  # the user's source, as shipped
     assert files and pids  # the copies and the worker processes that trained the plugin's runs

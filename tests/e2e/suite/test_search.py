@@ -1,14 +1,20 @@
 """End to end: a search of 4 trials x 2 seeds per method through the real CLI on a real Ray instance,
-with the search analysis in the leaderboard and the report."""
+with the search analysis in the leaderboard and the report; bad searches through the console
+script's entry point (tests/unit/suite/test_search.py: sampling and the grammar in-process)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import BAD_SEARCHES as BAD
+from tests.helpers import SEARCH_HEAD as HEAD
+from tests.helpers import SEARCH_MODEL as MODEL
+from tests.helpers import run_cli
 
 SUITE = """\
 name: search_e2e
@@ -76,3 +82,22 @@ def test_search_with_early_stopping_runs_on_ray_and_reports_it(tmp_path):
     assert "Early stopping: successive halving" in report and "stopped" in report
     for name in ("tuning_distribution.png", "tuning_best_of_k.png"):
         assert (suite / "report_files" / name).stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_bad_searches_through_the_cli_exit_2_and_write_nothing(tmp_path):
+    """Each bad file through `genbench run` (the console script's entry point, one process)."""
+    for case, line, *_ in BAD[:4]:
+        (tmp_path / f"{case}.yaml").write_text(HEAD + "models:\n" + MODEL + line)
+    script = (
+        "import json, sys\nfrom genbench.driver.cli import main\n"
+        f"cases = {[b[0] for b in BAD[:4]]!r}\n"
+        "print(json.dumps({c: main(['run', c + '.yaml', '--results', 'out']) for c in cases}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    codes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert codes == {b[0]: 2 for b in BAD[:4]}
+    assert "Traceback" not in done.stderr and done.stderr.count("error: invalid suite file") == 4
+    assert not (tmp_path / "out").exists()

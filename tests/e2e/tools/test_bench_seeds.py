@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.helpers import TOOLS
 
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
+pytestmark = pytest.mark.slow
 
 
 def test_bench_seeds_writes_timing_memory_and_the_same_numbers_check(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.helpers import SHARED, TOOLS
 
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
+pytestmark = pytest.mark.slow
 
 
 def test_bench_trainer_writes_its_tables(tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_bench_ray_quick_writes_its_tables(tmp_path: Path) -> None:
 
 def test_bench_eval_quick_writes_its_tables(tmp_path: Path) -> None:
     out = tmp_path / "eval.md"
-    mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    mnist = SHARED / "mnist"
     args = ["--quick", "--cases", "toy_gan", "mnist_vae", "--out", str(out)]
     _run_tool("bench_eval.py", *args, *(["--mnist-files", str(mnist)] if mnist.exists() else []))
     text = out.read_text()

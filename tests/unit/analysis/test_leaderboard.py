@@ -3,77 +3,20 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from genbench.analysis.leaderboard import runs_table, summary_table, write_leaderboard
 from genbench.store import runs as store
 from genbench.store.protocol import protocol_id
-from genbench.store.result import RunResult, Status
-from genbench.suite.config import RunSpec, load_suite
+from genbench.store.result import RunResult
+from tests.helpers import VARIANT_A as A
+from tests.helpers import VARIANT_B as B
+from tests.helpers import build_store, leaderboard_protocol, leaderboard_specs
 
-A, B = "lr=0.001", "lr=0.0001"  # the two GAN variants of the suite below
-# made-up metrics per (model, variant) and seed 0, 1, 2
-VALUES = {
-    ("gan", A): {"mode_dist": [1.0, 3.0, 2.0], "modes": [8, 6, 7]},  # mean 2.0 / 7, std 1.0 / 1.0
-    ("gan", B): {"mode_dist": [0.4, 0.6, 0.5], "modes": [5, 6, 7]},  # mean 0.5 / 6, std 0.1 / 1.0
-    ("vae", ""): {"mode_dist": [4.0, 5.0, 6.0], "modes": [2, 3, 4]},  # mean 5.0 / 3, std 1.0 / 1.0
-}
 MIN_FIRST = {"mode_dist": "min", "modes": "max"}
 MAX_FIRST = {"modes": "max", "mode_dist": "min"}
-
-
-def make_specs(tmp_path: Path) -> list[RunSpec]:
-    suite = {
-        "name": "lb",
-        "seeds": [0, 1, 2],
-        "budget": {"steps": 10},
-        "eval": {"samples": 100},
-        "datasets": [{"name": "ring8"}],
-        "models": [{"name": "gan", "lr": [1.0e-3, 1.0e-4]}, {"name": "vae"}],
-        "metrics": ["mode_coverage"],
-    }
-    path = tmp_path / "lb.yaml"
-    path.write_text(yaml.safe_dump(suite, sort_keys=False))
-    return load_suite(path)[1]
-
-
-def protocol(spec: RunSpec, samples: int = 100) -> dict:
-    return {
-        "dataset": spec.dataset,
-        "dataset_params": spec.dataset_params,
-        "split": "test",
-        "samples": samples,
-        "eval_seed": "seed * 100003 + step",
-        "genbench": "0.1.0",
-        "torch": "2.x",
-        "seed": spec.seed,
-    }
-
-
-def result(spec: RunSpec, metrics: dict, status: str = "ok", samples: int = 100) -> RunResult:
-    return RunResult(
-        Status(status), steps=10, train_seconds=0.5, metrics=metrics, protocol=protocol(spec, samples)
-    )
-
-
-def build_store(tmp_path: Path, directions: dict, skip=(), samples=None) -> tuple[Path, list[RunSpec]]:
-    """Store every run of the suite with VALUES as its metrics, except the runs in `skip`."""
-    specs = make_specs(tmp_path)
-    suite_path = store.suite_dir(tmp_path / "results", "lb")
-    store.write_manifest(suite_path, specs, "lb.yaml", directions)
-    for spec in specs:
-        key = (spec.model, spec.variant, spec.seed)
-        if key in skip:
-            continue
-        values = VALUES[(spec.model, spec.variant)]
-        metrics = {name: values[name][spec.seed] for name in directions}
-        n = (samples or {}).get(key, 100)
-        store.write_run(suite_path, spec, result(spec, metrics, samples=n))
-    return suite_path, specs
 
 
 def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
@@ -144,7 +87,9 @@ def test_different_protocols_are_not_averaged(tmp_path):
     table, directions = runs_table(suite_path)
     assert table["protocol"].nunique() == 2
     spec = next(s for s in specs if (s.model, s.variant, s.seed) == ("gan", A, 2))
-    assert table.set_index("run_id").loc[spec.run_id, "protocol"] == protocol_id(protocol(spec, 5000))
+    assert table.set_index("run_id").loc[spec.run_id, "protocol"] == protocol_id(
+        leaderboard_protocol(spec, 5000)
+    )
     summary = summary_table(table, directions)
     rows_a = summary[summary["variant"] == A].set_index("seeds")
     assert len(summary) == 4 and sorted(rows_a.index) == [1, 2]
@@ -155,8 +100,8 @@ def test_different_protocols_are_not_averaged(tmp_path):
 
 
 def test_protocol_id_ignores_versions_but_not_evaluation_data(tmp_path):
-    spec = make_specs(tmp_path)[0]
-    base = protocol(spec)
+    spec = leaderboard_specs(tmp_path)[0]
+    base = leaderboard_protocol(spec)
     assert protocol_id(base) == protocol_id({**base, "torch": "other", "seed": 99})
     assert protocol_id(base) != protocol_id({**base, "samples": 101})
     assert protocol_id(base) != protocol_id({**base, "dataset_params": {**spec.dataset_params, "std": 0.5}})

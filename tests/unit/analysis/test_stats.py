@@ -13,7 +13,7 @@ from genbench.analysis import stats
 from genbench.analysis.leaderboard import runs_table, summary_table
 from genbench.store import runs as store
 from genbench.store.result import RunResult, Status
-from tests.test_leaderboard import make_specs, protocol
+from tests.helpers import leaderboard_protocol, leaderboard_specs
 
 # ------------------------------------------------------------------------------ seed statistics
 
@@ -175,7 +175,7 @@ def test_collapse_follows_the_dataset_rule_whatever_the_primary_metric():
 
 def test_stability_table_from_a_hand_made_store(tmp_path):
     """Three seeds per variant of the leaderboard test suite with made-up trajectories."""
-    specs = make_specs(tmp_path)
+    specs = leaderboard_specs(tmp_path)
     suite_path = store.suite_dir(tmp_path / "results", "lb")
     store.write_manifest(suite_path, specs, "lb.yaml", {"modes": "max"})
     plans = {  # (model, variant-is-first-gan, seed) -> status, modes trajectory
@@ -194,7 +194,7 @@ def test_stability_table_from_a_hand_made_store(tmp_path):
             steps=300,
             train_seconds=3.0,
             metrics=metrics,
-            protocol=protocol(spec),
+            protocol=leaderboard_protocol(spec),
             trajectory=traj,
         )
         store.write_run(suite_path, spec, result)

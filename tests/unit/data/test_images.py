@@ -10,24 +10,14 @@ import pytest
 import torch
 
 from genbench.data import images
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _root_with(tmp_path: Path, name: str, folder: str) -> Path:
-    """A data root holding links to the shared gzip files, as torchvision expects them."""
-    raw = tmp_path / folder / "raw"
-    raw.mkdir(parents=True)
-    for f in (SHARED / name).glob("*.gz"):
-        (raw / f.name).symlink_to(f)
-    return tmp_path
+from tests.helpers import SHARED, data_root_with
 
 
 @pytest.fixture(scope="module")
 def mnist_root(tmp_path_factory) -> Path:
     if not (SHARED / "mnist").exists():
         pytest.skip(f"MNIST files not found at {SHARED / 'mnist'}")
-    return _root_with(tmp_path_factory.mktemp("data"), "mnist", "MNIST")
+    return data_root_with(tmp_path_factory.mktemp("data"), "mnist", "MNIST")
 
 
 def test_mnist_splits_shapes_and_range(mnist_root):

@@ -1,10 +1,10 @@
-"""FID, KID, precision/recall and density/coverage against known truths on Gaussian features;
-the inception extractor's offline contract."""
+"""FID, KID, precision/recall and density/coverage against known truths on Gaussian features, the
+Inception Score's known values, the inception extractor's weights and the uint8 contract (on real
+MNIST and through the CLI: tests/e2e/metrics)."""
 
 from __future__ import annotations
 
 import math
-import textwrap
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,40 +90,6 @@ def test_density_coverage_identical_independent_and_disjoint():
     assert far == {"density": 0.0, "coverage": 0.0}
 
 
-def _suite(tmp_path, eval_line: str) -> str:
-    text = f"""
-        name: inc
-        seeds: [0]
-        budget: {{steps: 2}}
-        eval: {eval_line}
-        datasets: [{{name: digits}}]
-        models: [{{name: vae, decoder: bernoulli}}]
-        metrics: [elbo, fid]
-    """
-    path = tmp_path / "suite.yaml"
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
-@pytest.mark.slow
-def test_inception_without_weights_file_stops_before_training(tmp_path, cli):
-    missing = tmp_path / "nope.pth"
-    suite = _suite(tmp_path, f"{{feature_extractor: inception, feature_extractor_weights_path: {missing}}}")
-    proc = cli("run", suite, "--results", str(tmp_path / "res"), "--serial", cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert "nope.pth" in proc.stderr and "does not exist" in proc.stderr
-    assert not (tmp_path / "res" / "inc" / "runs").exists()
-
-
-@pytest.mark.slow
-def test_inception_offline_without_any_weights_stops_with_a_message(tmp_path, cli, monkeypatch):
-    monkeypatch.setenv("GENBENCH_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    proc = cli("validate", _suite(tmp_path, "{samples: 64}"), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "cannot be downloaded" in proc.stderr and "feature_extractor_weights_path" in proc.stderr
-
-
 def test_inception_weights_path_is_passed_to_torch_fidelity(tmp_path):
     weights = tmp_path / "w.pth"
     torch.save({}, weights)  # an empty state dict: loading it must fail on the missing keys
@@ -139,8 +105,17 @@ def test_uint8_contract():
     assert math.isclose(float(out.max()), round(float(x.max()) * 255))
 
 
-@pytest.mark.slow
-def test_mnist_classifier_on_other_data_is_refused(tmp_path, cli):
-    suite = _suite(tmp_path, "{feature_extractor: mnist_classifier}")
-    proc = cli("validate", suite, cwd=tmp_path)
-    assert proc.returncode == 2 and "applies to MNIST-like data sets only" in proc.stderr
+def _confident(labels: torch.Tensor) -> torch.Tensor:
+    """Logits whose softmax puts all but e^-40 of the mass on `labels`."""
+    return 40.0 * torch.nn.functional.one_hot(labels, 10).float()
+
+
+def test_isc_known_values():
+    """IS = exp(H(p(y)) - E H(p(y|x))) (Salimans et al. 2016): confident predictions spread evenly
+    over 10 classes give 10 (less a split's sampling deficit, ~ (10 - 1) / (2 * 1000) in the
+    exponent), over 4 classes 4; one class, or uncertain predictions, give 1."""
+    even = fidelity.isc_from_logits(_confident(torch.arange(10_000) % 10))
+    assert 9.9 < even["isc"] <= 10.0
+    assert 3.98 < fidelity.isc_from_logits(_confident(torch.arange(10_000) % 4))["isc"] <= 4.0
+    assert fidelity.isc_from_logits(_confident(torch.full((5000,), 3)))["isc"] == pytest.approx(1.0)
+    assert fidelity.isc_from_logits(torch.zeros(5000, 10))["isc"] == pytest.approx(1.0)

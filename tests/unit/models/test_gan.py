@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import yaml
 
 from genbench.builtins import load_builtins
 from genbench.data import toys
@@ -14,12 +13,12 @@ from genbench.registry import DATASETS
 from genbench.suite.config import SuiteError, load_suite
 from genbench.worker.seed_group import SeedGroup
 from genbench.worker.train import train
-from tests.test_resume import StopAfter, canon
+from tests.helpers import DCGAN_DIGITS as DIGITS
+from tests.helpers import DCGAN_NETS, RING, check_trains_samples_and_resumes, option_spec, write_option_suite
 
-RING = {"name": "ring8", "train_size": 2000, "test_size": 500}
-DIGITS = {"name": "digits", "size": 32}
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 SMALL = {"z_dim": 8, "hidden": 16, "batch_size": 32}
-DCGAN_NETS = {"arch": "dcgan", "width": 0.125, "z_dim": 8, "batch_size": 16}
 OPTIONS = {
     "lsgan": {"loss": "lsgan"},
     "hinge": {"loss": "hinge"},
@@ -34,57 +33,9 @@ OPTIONS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as a one-CPU worker: bitwise reproducible float sums."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def ring():
     return toys.build_ring(toys.RingParams(train_size=2000, test_size=500))
-
-
-def write(tmp_path, model: dict, dataset: dict, steps: int, **extra) -> str:
-    suite = {
-        "name": "opts",
-        "seeds": [0],
-        "budget": {"steps": steps},
-        "eval": {"every": 5, "samples": 200},
-        "checkpoint": {"every": 4},
-        "datasets": [dataset],
-        "models": [model],
-        "metrics": ["mode_coverage"] if dataset["name"] == "ring8" else ["elbo"],
-        **extra,
-    }
-    path = tmp_path / "suite.yaml"
-    path.write_text(yaml.safe_dump(suite, default_flow_style=None, sort_keys=False))
-    return path
-
-
-def spec_of(tmp_path, model: dict, dataset: dict, steps: int):
-    (spec,) = load_suite(write(tmp_path, model, dataset, steps))[1]
-    return spec
-
-
-def check_trains_samples_and_resumes(tmp_path, model: dict, dataset: dict, steps: int, stop_at: int) -> dict:
-    """Train `model`; a run stopped at `stop_at` and resumed from its checkpoint equals it bit for bit."""
-    spec = spec_of(tmp_path, model, dataset, steps)
-    plain = train(spec)
-    assert plain.status == "ok", plain.error
-    final = plain.samples if plain.samples is not None else plain.pictures["grids"][steps]  # toy or image
-    assert torch.isfinite(torch.as_tensor(final)).all()
-    path = tmp_path / "checkpoint.pt"
-    assert train(spec, checkpoint_path=path, stop=StopAfter(stop_at)).status == "interrupted"
-    rest = train(spec, checkpoint_path=path)
-    assert rest.resumed_at == [stop_at]
-    assert canon(rest) == canon(plain)
-    again = rest.samples if rest.samples is not None else rest.pictures["grids"][steps]
-    assert (again == final).all()
-    return plain
 
 
 # ------------------------------------------------------------------------------- every option
@@ -103,7 +54,7 @@ def test_option_trains_samples_and_resumes_on_digits_with_dcgan_nets(tmp_path, o
 
 @pytest.mark.parametrize("option", ["lsgan", "hinge", "fgan-kl", "fgan-hellinger", "spectral_norm", "r1"])
 def test_a_diverging_run_of_each_option_is_recorded_diverged(tmp_path, option):
-    spec = spec_of(tmp_path, {"name": "gan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
+    spec = option_spec(tmp_path, {"name": "gan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
     result = train(spec)
     assert result.status == "diverged" and "non-finite" in result.error
     assert result.steps < 50
@@ -198,14 +149,14 @@ def test_separate_learning_rates_and_betas_fall_back_to_the_shorthand(ring):
 )
 def test_bad_options_name_the_file_and_line(tmp_path, change, message):
     with pytest.raises(SuiteError, match=message) as err:
-        load_suite(write(tmp_path, {"name": "gan", **change}, RING, 5))
+        load_suite(write_option_suite(tmp_path, {"name": "gan", **change}, RING, 5))
     assert "suite.yaml:" in str(err.value)
 
 
 def test_spectral_norm_refuses_seeds_trained_together(tmp_path):
     model = {"name": "gan", **SMALL, "spectral_norm": True}
     with pytest.raises(SuiteError, match="spectral_norm's power iteration") as err:
-        load_suite(write(tmp_path, model, RING, 5, vectorize_seeds=True))
+        load_suite(write_option_suite(tmp_path, model, RING, 5, vectorize_seeds=True))
     assert "suite.yaml:" in str(err.value)
 
 
@@ -214,7 +165,7 @@ def test_spectral_norm_refuses_seeds_trained_together(tmp_path):
 def test_seeds_together_get_each_seeds_own_discriminator_gradient(tmp_path, option):
     """Each seed's D gradient (loss and R1) in the batched model equals its lone model's."""
     model = {"name": "gan", **SMALL, **OPTIONS[option]}
-    suite = load_suite(write(tmp_path, model, RING, 5, vectorize_seeds=True, seeds=[0, 1, 2]))
+    suite = load_suite(write_option_suite(tmp_path, model, RING, 5, vectorize_seeds=True, seeds=[0, 1, 2]))
     specs = suite[1]
     group = SeedGroup(specs)
     members = [m.model for m in group.members]

@@ -14,7 +14,7 @@ from genbench.data import toys
 from genbench.models import gan
 from genbench.models.pack import Packed
 from genbench.suite.config import SuiteError, load_suite
-from tests.family_checks import DIGITS, check_diverges, check_resume
+from tests.helpers import DIGITS, check_diverges, check_resume
 from tools.bench_loops import bare_loop, batches
 
 

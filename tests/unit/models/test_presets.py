@@ -12,7 +12,7 @@ from genbench.models import gan, presets, wgan
 from genbench.models.base import Maxout
 from genbench.suite.config import SuiteError, load_suite
 from genbench.suite.describe import describe_registries
-from tests.family_checks import check_resume
+from tests.helpers import check_resume
 
 
 @pytest.fixture(scope="module")

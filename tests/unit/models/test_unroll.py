@@ -11,7 +11,7 @@ import torch
 
 from genbench.data import toys
 from genbench.models import gan, unroll
-from tests.family_checks import DIGITS, check_diverges, check_resume
+from tests.helpers import DIGITS, check_diverges, check_resume
 from tools.bench_loops import bare_loop, batches
 
 

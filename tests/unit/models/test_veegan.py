@@ -12,7 +12,7 @@ import torch
 from genbench.data import toys
 from genbench.models import veegan
 from genbench.registry import MODELS
-from tests.family_checks import DIGITS, check_diverges, check_resume
+from tests.helpers import DIGITS, check_diverges, check_resume
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,10 @@ from genbench.registry import DATASETS
 from genbench.suite.config import SuiteError, load_suite
 from genbench.worker.seed_group import SeedGroup
 from genbench.worker.train import train
-from tests.test_gan import DCGAN_NETS, DIGITS, RING, check_trains_samples_and_resumes, spec_of, write
+from tests.helpers import DCGAN_DIGITS as DIGITS
+from tests.helpers import DCGAN_NETS, RING, check_trains_samples_and_resumes, option_spec, write_option_suite
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 SMALL = {"z_dim": 8, "hidden": 16, "batch_size": 32, "critic_steps": 2}
 OPTIONS = {
@@ -24,15 +27,6 @@ OPTIONS = {
     "own-optimizers": {"lipschitz": "gp", "lr_g": 1e-3, "lr_d": 2e-4, "betas_d": [[0.0, 0.9]]},
     "clip-own-lr": {"lr_g": 1e-4, "lr_d": 5e-5},
 }
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as a one-CPU worker: bitwise reproducible float sums."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def test_option_trains_samples_and_resumes_on_digits_with_dcgan_nets(tmp_path, o
 
 @pytest.mark.parametrize("option", ["gp", "spectral_norm"])
 def test_a_diverging_run_of_each_option_is_recorded_diverged(tmp_path, option):
-    spec = spec_of(tmp_path, {"name": "wgan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
+    spec = option_spec(tmp_path, {"name": "wgan", **SMALL, **OPTIONS[option], "lr": 1e30}, RING, 50)
     result = train(spec)
     assert result.status == "diverged" and "non-finite" in result.error
 
@@ -133,21 +127,23 @@ def test_spectral_norm_keeps_the_critics_sigma_within_2_percent_of_1(ring):
 )
 def test_bad_options_name_the_file_and_line(tmp_path, change, message):
     with pytest.raises(SuiteError, match=message) as err:
-        load_suite(write(tmp_path, {"name": "wgan", **change}, RING, 5))
+        load_suite(write_option_suite(tmp_path, {"name": "wgan", **change}, RING, 5))
     assert "suite.yaml:" in str(err.value)
 
 
 def test_spectral_norm_refuses_seeds_trained_together(tmp_path):
     with pytest.raises(SuiteError, match="spectral_norm's power iteration"):
         load_suite(
-            write(tmp_path, {"name": "wgan", **SMALL, "spectral_norm": True}, RING, 5, vectorize_seeds=True)
+            write_option_suite(
+                tmp_path, {"name": "wgan", **SMALL, "spectral_norm": True}, RING, 5, vectorize_seeds=True
+            )
         )
 
 
 def test_seeds_together_get_each_seeds_own_gradient_penalty_gradient(tmp_path):
     """Each seed's critic gradient of -W + GP in the batched model equals its lone model's."""
     model = {"name": "wgan", **SMALL, "lipschitz": "gp"}
-    specs = load_suite(write(tmp_path, model, RING, 5, vectorize_seeds=True, seeds=[0, 1, 2]))[1]
+    specs = load_suite(write_option_suite(tmp_path, model, RING, 5, vectorize_seeds=True, seeds=[0, 1, 2]))[1]
     group = SeedGroup(specs)
     members = [m.model for m in group.members]
     seeds = len(specs)

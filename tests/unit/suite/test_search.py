@@ -1,26 +1,21 @@
 """The search block: reproducible sampling (Optuna's seeded samplers), trials as variants, and the
-grammar's bad inputs (exit 2 naming file, key and line, nothing written)."""
+grammar's bad inputs (exit 2 naming file, key and line, nothing written; through the CLI in
+tests/e2e/suite/test_search.py)."""
 
 from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from genbench.suite.config import SuiteError, load_suite
 from genbench.suite.search import method_seed, sample
+from tests.helpers import BAD_SEARCHES as BAD
+from tests.helpers import SEARCH_HEAD as HEAD
+from tests.helpers import SEARCH_MODEL as MODEL
 
-HEAD = """\
-name: t
-seeds: [0, 1]
-budget: {steps: 5}
-datasets: [{name: ring8}, {name: grid25}]
-metrics: [mode_coverage]
-"""
 SPACE = "{lr: {loguniform: [1.0e-5, 1.0e-2]}, beta1: {choice: [0.0, 0.5, 0.9]}, d_steps: {choice: [1, 2, 5]}}"
 
 
@@ -110,36 +105,6 @@ def test_a_grid_in_the_entry_gives_one_method_per_value(tmp_path):
 
 # ------------------------------------------------------------------------------ bad inputs
 
-MODEL = "  - name: gan\n    search:\n      trials: 4\n      space:\n"  # the space's key is on line 11
-BAD = [
-    (
-        "unknown_distribution",
-        "        lr: {logunifrom: [1.0e-5, 1.0e-2]}\n",
-        "lr.logunifrom",
-        11,
-        "did you mean 'loguniform'",
-    ),
-    ("empty_choice", "        beta1: {choice: []}\n", "beta1.choice", 11, "non-empty"),
-    ("low_above_high", "        lr: {uniform: [0.01, 0.001]}\n", "lr.uniform", 11, "low 0.01 > high 0.001"),
-    (
-        "unknown_key",
-        "        lrr: {loguniform: [1.0e-5, 1.0e-2]}\n",
-        "space.lrr",
-        11,
-        "no hyper-parameter 'lrr'",
-    ),
-    ("loguniform_at_zero", "        lr: {loguniform: [0, 0.1]}\n", "lr.loguniform", 11, "low > 0"),
-    ("outside_the_schema", "        beta1: {uniform: [0.5, 1.0]}\n", "beta1.uniform", 11, "less than 1"),
-    (
-        "two_distributions",
-        "        lr: {uniform: [0.1, 1], choice: [1]}\n",
-        "space.lr",
-        11,
-        "one distribution",
-    ),
-    ("fractional_integer", "        d_steps: {uniform: [1, 5]}\n", "space.d_steps", 11, "valid integer"),
-]
-
 
 @pytest.mark.parametrize(("case", "line", "key", "lineno", "words"), BAD, ids=[b[0] for b in BAD])
 def test_bad_space_names_file_key_and_line(tmp_path, case, line, key, lineno, words):
@@ -164,22 +129,3 @@ def test_unequal_trials_and_a_method_without_search_are_refused(tmp_path):
         load_suite(path)
     assert f"{path}:8: models[1].search.trials: 5 trials, but models[0] has 4" in str(err.value)
     assert f"{path}:9: models[2]: every method gets the same number of trials" in str(err.value)
-
-
-@pytest.mark.slow
-def test_bad_searches_through_the_cli_exit_2_and_write_nothing(tmp_path):
-    """Each bad file through `genbench run` (the console script's entry point, one process)."""
-    for case, line, *_ in BAD[:4]:
-        (tmp_path / f"{case}.yaml").write_text(HEAD + "models:\n" + MODEL + line)
-    script = (
-        "import json, sys\nfrom genbench.driver.cli import main\n"
-        f"cases = {[b[0] for b in BAD[:4]]!r}\n"
-        "print(json.dumps({c: main(['run', c + '.yaml', '--results', 'out']) for c in cases}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    codes = json.loads(done.stdout.strip().splitlines()[-1])
-    assert codes == {b[0]: 2 for b in BAD[:4]}
-    assert "Traceback" not in done.stderr and done.stderr.count("error: invalid suite file") == 4
-    assert not (tmp_path / "out").exists()

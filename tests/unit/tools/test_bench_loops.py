@@ -4,11 +4,12 @@ trainer-overhead ratio honest), and their self-check names the family whose loop
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from tests.helpers import TOOLS
+
+sys.path.insert(0, str(TOOLS))
 
 import bench_loops  # noqa: E402
 

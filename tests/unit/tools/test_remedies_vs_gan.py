@@ -1,12 +1,13 @@
 """tools/remedies_vs_gan.py: one-sided Mann-Whitney against the plain GAN, Holm over the remedies."""
 
 import importlib.util
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "remedies_vs_gan.py"
+from tests.helpers import TOOLS
+
+TOOL = TOOLS / "remedies_vs_gan.py"
 spec = importlib.util.spec_from_file_location("remedies_vs_gan", TOOL)
 tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(tool)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import types
-from pathlib import Path
 
 import torch
 
 from genbench.worker.train import Trainer
+from tests.helpers import TOOLS
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "update_order.py"
+TOOL = TOOLS / "update_order.py"
 _spec = importlib.util.spec_from_file_location("update_order", TOOL)
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)

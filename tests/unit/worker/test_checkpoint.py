@@ -12,73 +12,26 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 from rich.console import Console
 
 from genbench.driver import runner
 from genbench.driver.cli import main
 from genbench.driver.suite_run import EXIT_INTERRUPTED, run_suite
 from genbench.store import runs as store
-from genbench.store.result import RunResult
 from genbench.suite.config import RunSpec, load_suite
 from genbench.worker import checkpoint
 from genbench.worker.train import train
+from tests.helpers import StopAfter, canon, suite_dict, write_suite
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
 WGAN = {"name": "wgan", "z_dim": 8, "hidden": 16}
-RING = {"name": "ring8", "train_size": 2000, "test_size": 500}
 
-
-def suite_dict(models: list[dict], steps: int, seeds=(0,), every: int | None = 40, ckpt: int = 25) -> dict:
-    return {
-        "name": "resume",
-        "seeds": list(seeds),
-        "budget": {"steps": steps},
-        "resources": {"cpus": 1, "gpus": 0},
-        "eval": {"every": every, "samples": 500},
-        "checkpoint": {"every": ckpt},
-        "datasets": [RING],
-        "models": models,
-        "metrics": ["mode_coverage", "elbo"],
-    }
-
-
-def write_suite(tmp_path: Path, suite: dict, name: str = "suite.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(suite))
-    return path
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_specs(tmp_path: Path, *args, **kwargs) -> list[RunSpec]:
     return load_suite(write_suite(tmp_path, suite_dict(*args, **kwargs)))[1]
-
-
-def canon(result: RunResult) -> str:
-    """Exact, NaN-safe key of everything a run's numbers are (not its wall-clock times)."""
-    rows = [{k: v for k, v in row.items() if k != "train_seconds"} for row in result.trajectory]
-    keys = ("status", "steps", "metrics", "extras", "last_losses")
-    return json.dumps({"rows": rows, **{k: getattr(result, k) for k in keys}}, sort_keys=True)
-
-
-class StopAfter:
-    """A stop flag that turns on after `n` checks: the trainer checks once before each step."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.checks = n, 0
-
-    def is_set(self) -> bool:
-        self.checks += 1
-        return self.checks > self.n
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as a one-CPU worker: bitwise reproducible float sums."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,11 @@
 """Seeds trained together (`vectorize_seeds`): the batched model is S independent models, a group
 of one seed is the lone run, a diverging seed leaves the others alone, and the CLI stores each
-seed as its own run under the run id it has without the option."""
+seed as its own run under the run id it has without the option (the CLI: tests/e2e/worker)."""
 
 from __future__ import annotations
 
-import json
 import math
 
-import pandas as pd
 import pytest
 import torch
 
@@ -16,27 +14,8 @@ from genbench.models.gan import discriminator_loss
 from genbench.suite.config import SuiteError, load_suite
 from genbench.worker.seed_group import SeedGroup, train_group
 from genbench.worker.train import Trainer, loop, train
-from tests.conftest import run_cli
-
-SUITE = """\
-name: vs
-seeds: [0, 1, 2]
-budget: {{steps: {steps}}}
-eval: {{every: 50, samples: 500}}
-vectorize_seeds: {vectorize}
-datasets:
-  - {{name: ring8, train_size: 5000}}
-models:
-  - {{name: gan, z_dim: 16, hidden: 32, batch_size: 64}}
-  - {{name: vae, hidden: 32, batch_size: 64}}
-metrics: [mode_coverage, elbo]
-"""
-
-
-def specs_of(tmp_path, model: str, steps: int = 100, vectorize: str = "true"):
-    path = tmp_path / "vs.yaml"
-    path.write_text(SUITE.format(steps=steps, vectorize=vectorize))
-    return [s for s in load_suite(path)[1] if s.model == model]
+from tests.helpers import SEED_GROUP_SUITE as SUITE
+from tests.helpers import seed_group_specs as specs_of
 
 
 def test_batched_model_gives_each_seed_its_own_outputs_and_gradients(tmp_path):
@@ -137,21 +116,6 @@ def test_bad_vectorize_settings_name_the_file_and_line(tmp_path, change, message
     with pytest.raises(SuiteError, match=message) as err:
         load_suite(path)
     assert "vs.yaml:5" in str(err.value)  # the vectorize_seeds line
-
-
-@pytest.mark.slow
-def test_cli_stores_each_seed_of_a_group_as_its_own_run(tmp_path):
-    (tmp_path / "vs.yaml").write_text(SUITE.format(steps=100, vectorize="true"))
-    proc = run_cli("run", "vs.yaml", "--results", "out", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    board = pd.read_csv(tmp_path / "out" / "vs" / "leaderboard.csv")
-    assert len(board) == 6 and set(board["status"]) == {"ok"}
-    assert set(board["run_id"]) == {s.run_id for m in ("gan", "vae") for s in specs_of(tmp_path, m)}
-    vae = board[board["model"] == "vae"]
-    assert vae["elbo"].nunique() == 3 and (vae["elbo"] > -10).all()
-    for run_id in board["run_id"]:
-        result = json.loads((tmp_path / "out" / "vs" / "runs" / run_id / "result.json").read_text())
-        assert result["vectorized"]["seeds"] == [0, 1, 2]
 
 
 def test_serial_runner_trains_a_group_as_one_job(tmp_path):

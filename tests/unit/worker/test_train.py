@@ -18,6 +18,8 @@ GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
 RING = {"name": "ring8", "train_size": 2000, "test_size": 500}
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def make_specs(
     tmp_path: Path,
@@ -53,15 +55,6 @@ def canon(obj) -> str:
 def numbers(trajectory: list[dict]) -> list[dict]:
     """Trajectory rows without their wall-clock column."""
     return [{k: v for k, v in row.items() if k != "train_seconds"} for row in trajectory]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as a worker with one CPU uses: bitwise reproducible float sums."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("model", [GAN, VAE], ids=["gan", "vae"])
