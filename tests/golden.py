@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.helpers import SHARED
+from tests.helpers import ROOT, SHARED
 
 GOLDEN_FILE = Path(__file__).with_name("golden.json")
+ID_SUITES = ("suites/quickstart.yaml", "suites/stability.yaml")  # run ids recorded beside the numbers
 
 TOY = {"name": "ring8", "train_size": 512, "test_size": 256}
 GRID = {"name": "grid25", "train_size": 512, "test_size": 256}
@@ -225,8 +226,16 @@ def record(root: Path) -> dict:
         cases[name] = compute(name, root)
         print(f"{name}: {time.perf_counter() - tick:.1f} s", file=sys.stderr)
     golden = {"numerics_version": NUMERICS_VERSION, "genbench": genbench.__version__, "cases": cases}
+    golden["run_ids"] = suite_run_ids()
     GOLDEN_FILE.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
     return golden
+
+
+def suite_run_ids() -> dict[str, list[str]]:
+    """The run ids of the shipped suites in ID_SUITES, in order: what re-running them would reuse."""
+    from genbench.suite.config import load_suite
+
+    return {name: [spec.run_id for spec in load_suite(ROOT / name)[1]] for name in ID_SUITES}
 
 
 def moved(name: str, root: Path) -> str | None:

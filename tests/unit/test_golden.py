@@ -37,6 +37,14 @@ def test_golden_file_is_of_this_numerics_version():
     assert set(RECORDED["cases"]) == set(golden.CASES), "cases added or removed: re-record"
 
 
+def test_run_ids_of_shipped_suites_unchanged():
+    """Moving code changes no run id: a re-run of a shipped suite reuses what it stored before."""
+    assert golden.suite_run_ids() == RECORDED["run_ids"], (
+        "run ids of shipped suites changed: if a change alters what a run id's numbers mean, bump "
+        "NUMERICS_VERSION (or SPEC_VERSION) and re-record: python -m tests.golden --record"
+    )
+
+
 def test_version_moves_with_the_numerics_version():
     assert genbench.__version__.startswith(f"0.{NUMERICS_VERSION + 1}."), (
         f"NUMERICS_VERSION is {NUMERICS_VERSION}: the package version must be 0.{NUMERICS_VERSION + 1}.x"
