@@ -29,15 +29,15 @@ __all__ = ["GenerativeModel", "SuiteError", "__version__", *API_NAMES]
 
 def __getattr__(name: str):
     if name in API_NAMES:
-        from genbench import api
+        from genbench import api  # the API loads the driver: only when a public name is used
 
         return getattr(api, name)
     if name == "GenerativeModel":
-        from genbench.models.base import GenerativeModel
+        from genbench.models.base import GenerativeModel  # torch: only when asked for
 
         return GenerativeModel
     if name == "SuiteError":
-        from genbench.suite.reader import SuiteError
+        from genbench.suite.reader import SuiteError  # pydantic and yaml: only when asked for
 
         return SuiteError
     raise AttributeError(f"module 'genbench' has no attribute {name!r}")

@@ -46,7 +46,9 @@ def run_suite(
     working directory) as `genbench run` does; return the leaderboard's per-run table (a
     pandas.DataFrame). Raises SuiteError or PreflightError with the messages the CLI prints,
     before anything is written; KeyboardInterrupt after a Ctrl-C (running runs checkpointed)."""
-    from rich.console import Console
+    from rich.console import (
+        Console,  # the driver, store and suite layers load torch, pandas and pydantic: only when a suite runs
+    )
 
     from genbench.driver.suite_run import run_suite as run
     from genbench.store import runs as store
@@ -65,7 +67,7 @@ def load_results(results_dir: str | Path, all_runs: bool = False) -> Any:
     """The stored runs of a suite (`results/<suite>`) as the leaderboard's per-run table: one row
     per run of the current suite file (`all_runs`: every stored run, older spec formats in
     protocol groups of their own)."""
-    from genbench.analysis.leaderboard import runs_table
+    from genbench.analysis.leaderboard import runs_table  # pandas: only when results are read
     from genbench.store.runs import all_runs_view
 
     path = _suite_path(results_dir)
@@ -79,7 +81,7 @@ def load_trajectories(results_dir: str | Path) -> Any:
     """Every stored evaluation of a suite's runs, one row each (step, train_seconds, the metrics,
     the train.* means since the previous evaluation), with the run's model, variant, dataset,
     seed and status."""
-    from genbench.analysis import stats
+    from genbench.analysis import stats  # pandas and scipy: only when results are read
     from genbench.analysis.leaderboard import runs_table
 
     path = _suite_path(results_dir)
@@ -108,7 +110,7 @@ class LoadedRun:
     @property
     def final_eval_seed(self) -> int:
         """The seed of the final evaluation's generator (metrics.eval_seed at the last step)."""
-        from genbench.metrics import eval_seed
+        from genbench.metrics import eval_seed  # torch: only when a loaded run samples
 
         return eval_seed(self.spec.seed, self.result.steps)
 
@@ -116,7 +118,7 @@ class LoadedRun:
         """n samples (default: the final evaluation's count) drawn with a generator seeded by
         `seed` (default: the final evaluation's seed, so these are the samples it scored), images
         in [0, 1] as metrics see them."""
-        import torch
+        import torch  # torch: only when a loaded run samples
 
         from genbench.data.pixels import to_unit
 
@@ -128,7 +130,7 @@ class LoadedRun:
 def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     """The trained model of a finished run (`results/<suite>/runs/<run_id>`): rebuilt from its
     spec (its plugins imported, from their recorded files where needed) and its checkpoint."""
-    from genbench.store.result import RunResult, Status
+    from genbench.store.result import RunResult, Status  # torch and the worker: only when a run is loaded
     from genbench.store.runs import read_json, spec_of
     from genbench.suite import plugins
     from genbench.suite.config import SPEC_VERSION

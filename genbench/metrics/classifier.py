@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.data.images import DataMissing, MnistParams, build_torchvision
+from genbench.registry import PrepareError
+
 RECIPE = {
     "arch": "c16k5bn-c32k5bn-fc128",
     "epochs": 3,
@@ -168,8 +171,6 @@ def mnist_source(dataset_name: str) -> str:
 def _source(dataset, data_dir: str | None):
     """The data set the classifier of `dataset` is trained on: itself when it is plain MNIST at
     28 x 28, else MNIST (or Fashion-MNIST) from `data_dir`."""
-    from genbench.data.images import MnistParams, build_torchvision
-
     name = mnist_source(dataset.name)
     plain = dataset.name == name and dataset.shape[-1] == SIDE
     return dataset if plain else build_torchvision(name)(MnistParams(data_dir=data_dir))
@@ -196,9 +197,6 @@ _LOADED: dict = {}
 def prepare(dataset, data_dir: str | None) -> None:
     """On the driver: load the classifier that judges `dataset`, training it once if it is not
     cached (a few minutes on a CPU), so that workers only read it. Raises PrepareError."""
-    from genbench.data.images import DataMissing
-    from genbench.registry import PrepareError
-
     try:
         if not is_cached(dataset, data_dir):
             print(

@@ -4,13 +4,14 @@ reference features of the real test images and what is derived from them, cached
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from genbench.metrics import classifier
+from genbench.metrics import EvalContext, classifier
 from genbench.metrics.density import density_coverage, knn_radii
 from genbench.metrics.feature_choice import extractor_name, inception_weights_problem
 from genbench.registry import register_metric
@@ -25,7 +26,7 @@ _MEMO: dict = {}  # path of a cached tensor -> the tensor, for the process
 
 def _extractor(name: str, dataset, ctx):
     """The extractor `name` for `dataset` under the evaluation's settings, and its protocol fields."""
-    from genbench.metrics import extractors
+    from genbench.metrics import extractors  # torch-fidelity costs a worker ~1.2 s: imported on first use
 
     weights = ctx.setting("feature_extractor_weights_path", "") or None
     return extractors.get(name, dataset, ctx.data_dir, weights)
@@ -51,7 +52,7 @@ def cached_tensor(path: Path, compute: Callable[[], torch.Tensor]) -> torch.Tens
 def reference_path(dataset, fe, info: dict, n_real: int) -> Path:
     """Cache file of the real features: data set, data hash, split, extractor (and its per-channel
     variant), weights hash and count (torch-fidelity's own cache ignores the last two)."""
-    from genbench.metrics import extractors
+    from genbench.metrics import extractors  # torch-fidelity: on first use
 
     data = classifier.data_hash(dataset)[:12]
     tag = "-3ch" if fe.get_name() == extractors.TF_MNIST_3CH else ""
@@ -61,7 +62,7 @@ def reference_path(dataset, fe, info: dict, n_real: int) -> Path:
 
 def reference_features(dataset, fe, info: dict, n_real: int, device) -> torch.Tensor:
     """Features of the first n_real test images, cached in memory and on disk."""
-    from genbench.metrics.extractors import extract
+    from genbench.metrics.extractors import extract  # torch-fidelity: on first use
 
     return cached_tensor(
         reference_path(dataset, fe, info, n_real), lambda: extract(fe, dataset.test[:n_real], device)[0]
@@ -81,8 +82,6 @@ def prepare_reference(dataset, settings, metrics: set[str], data_dir: str | None
     """Compute and cache, on this process, the real features (and radii) the metrics of a run
     with `settings` need on `dataset` with the MNIST classifier: done by the driver before runs
     are dispatched so that workers only read them."""
-    from genbench.metrics import EvalContext
-
     ctx = EvalContext(None, 1, 0, settings=settings, data_dir=data_dir)
     fe, info = _extractor("mnist_classifier", dataset, ctx)
     n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
@@ -95,7 +94,7 @@ def prepare_reference(dataset, settings, metrics: set[str], data_dir: str | None
 
 def _generated(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(features, logits, protocol) of this evaluation's samples, extracted once per evaluation."""
-    from genbench.metrics.extractors import extract
+    from genbench.metrics.extractors import extract  # torch-fidelity: on first use
 
     if "generated" not in ctx.cache:
         name = extractor_name(dataset.name, ctx.setting("feature_extractor", "auto"))
@@ -107,7 +106,7 @@ def _generated(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, dict]:
 
 def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[[bool], dict]]:
     """(real features, generated features, the reference's cache file, protocol(final))."""
-    import torch_fidelity
+    import torch_fidelity  # torch-fidelity: on first use
 
     fake, _, info = _generated(dataset, ctx)
     info = dict(info)
@@ -130,7 +129,10 @@ def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor, real_stats: dict | None = None) -> float:
     """FID (Heusel et al. 2017) of two feature sets by torch-fidelity: |mu_r - mu_g|^2 +
     tr(S_r + S_g - 2 (S_r S_g)^(1/2)); `real_stats`: the real set's mean and covariance, if known."""
-    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+    from torch_fidelity.metric_fid import (  # torch-fidelity: on first use
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
 
     stats = fid_features_to_statistics(fake.double()), real_stats or fid_features_to_statistics(real.double())
     return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
@@ -141,7 +143,7 @@ def kid_from_features(
 ) -> dict[str, float]:
     """KID (Binkowski et al. 2018): unbiased MMD^2 with the cubic kernel, mean and std over
     `subsets` subsets of min(1000, n) by torch-fidelity (the mean is unbiased for any count)."""
-    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torch_fidelity.metric_kid import kid_features_to_metric  # torch-fidelity: on first use
 
     size = min(1000, len(real), len(fake))
     kw = {"kid_subset_size": size, "kid_subsets": subsets, "rng_seed": seed, "verbose": False}
@@ -151,7 +153,7 @@ def kid_from_features(
 
 def prc_from_features(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
     """Improved precision and recall, k = 3 (Kynkaanniemi et al. 2019), by torch-fidelity."""
-    from torch_fidelity.metric_prc import prc_features_to_metric
+    from torch_fidelity.metric_prc import prc_features_to_metric  # torch-fidelity: on first use
 
     out = prc_features_to_metric(fake, real, prc_neighborhood=3, save_cpu_ram=True, verbose=False)
     return {"precision": out["precision"], "recall": out["recall"]}
@@ -163,7 +165,7 @@ def prc_with_radii(
     """The same numbers as `prc_from_features` from torch-fidelity's distance blocks
     (`calc_cdist_part`), with the real set's k-NN radii computed once (`prc_radii`) rather than
     at every evaluation."""
-    from torch_fidelity.metric_prc import calc_cdist_part
+    from torch_fidelity.metric_prc import calc_cdist_part  # torch-fidelity: on first use
 
     fake_radii = torch.cat(
         [calc_cdist_part(b, fake, PRC_BATCH).kthvalue(k + 1).values for b in fake.split(PRC_BATCH)]
@@ -179,7 +181,7 @@ def prc_with_radii(
 
 def prc_radii(real: torch.Tensor, k: int = 3) -> torch.Tensor:
     """Distance of every real point to its k-th nearest real neighbour, as torch-fidelity computes it."""
-    from torch_fidelity.metric_prc import calc_cdist_part
+    from torch_fidelity.metric_prc import calc_cdist_part  # torch-fidelity: on first use
 
     return torch.cat(
         [calc_cdist_part(b, real, PRC_BATCH).kthvalue(k + 1).values for b in real.split(PRC_BATCH)]
@@ -190,14 +192,18 @@ def isc_from_logits(logits: torch.Tensor, splits: int = ISC_SPLITS, seed: int = 
     """Inception Score (Salimans et al. 2016, sec. 4): exp(E_x KL(p(y|x) || p(y))), p(y) the mean
     of p(y|x) over a split; mean and std over `splits` splits of the shuffled samples, by
     torch-fidelity. At most the number of classes, and at most the split size."""
-    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+    from torch_fidelity.metric_isc import (  # torch-fidelity: on first use
+        KEY_METRIC_ISC_MEAN,
+        KEY_METRIC_ISC_STD,
+        isc_features_to_metric,
+    )
 
     out = isc_features_to_metric(logits, splits=min(splits, len(logits)), shuffle=True, rng_seed=seed)
     return {"isc": out[KEY_METRIC_ISC_MEAN], "isc_std": out[KEY_METRIC_ISC_STD]}
 
 
 def _fid(model, dataset, ctx) -> dict[str, float]:
-    from torch_fidelity.metric_fid import fid_features_to_statistics
+    from torch_fidelity.metric_fid import fid_features_to_statistics  # torch-fidelity: on first use
 
     real, fake, path, protocol = _features(dataset, ctx)
     ctx.record("fid", protocol)
@@ -234,7 +240,7 @@ def _dc(model, dataset, ctx) -> dict[str, float]:
 
 
 def _isc(model, dataset, ctx) -> dict[str, float]:
-    import torch_fidelity
+    import torch_fidelity  # torch-fidelity: on first use
 
     _, logits, info = _generated(dataset, ctx)
     info = {k: v for k, v in info.items() if k != "fe"}
@@ -292,10 +298,6 @@ def prepare(specs: list, dataset_of) -> None:
     """On the driver, once per data set, evaluation settings and feature metrics: where the
     features are the MNIST classifier's, train (or load) it and compute the reference features and
     k-NN radii of the real test images, so that workers only read them ($GENBENCH_CACHE)."""
-    import json
-
-    from genbench.metrics.feature_choice import extractor_name
-
     done: set[str] = set()
     for spec in specs:
         if extractor_name(spec.dataset, spec.eval.feature_extractor) != "mnist_classifier":

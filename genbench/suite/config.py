@@ -55,6 +55,13 @@ class Budget(_Strict):
             raise ValueError("give exactly one of steps or seconds")
         return self
 
+    def spent(self, step: int, train_seconds: float) -> bool:
+        """Whether a run at `step` after `train_seconds` of training has used its budget: steps
+        exactly, seconds at the first step after the deadline."""
+        if self.steps is not None:
+            return step >= self.steps
+        return train_seconds >= self.seconds
+
 
 class Resources(_Strict):
     """Per-run Ray resources; fractional GPUs are allowed."""

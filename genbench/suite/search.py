@@ -53,7 +53,11 @@ def _block(raw: Any, loc: tuple, errors) -> SearchBlock | None:
 def distribution(spec: Any):
     """The Optuna distribution of one space entry, e.g. {loguniform: [1e-5, 1e-2]}; ValueError
     with the problem otherwise."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (  # optuna costs ~0.5 s: only for suites with a search
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ValueError(
@@ -95,7 +99,7 @@ def sample(distributions: dict[str, Any], trials: int, seed: int, sampler: str =
     """`trials` configurations drawn from the space by Optuna's seeded sampler: RandomSampler
     (independent uniform draws) or QMCSampler (scrambled Sobol; its first trial and its choice keys
     are drawn by the random sampler); the same arguments give the same list on every machine."""
-    import optuna
+    import optuna  # optuna costs ~0.5 s: only for suites with a search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():

@@ -23,7 +23,7 @@ from genbench.models.seed_batch import SeedBatch
 from genbench.store.result import RunResult, Status
 from genbench.suite.config import RunSpec
 from genbench.worker import checkpoint
-from genbench.worker.train import Budget, ProgressFn, Trainer, loop, result
+from genbench.worker.train import ProgressFn, Trainer, loop, result, timed_update
 
 
 class SeedGroup:
@@ -40,7 +40,7 @@ class SeedGroup:
         self.batch = SeedBatch([m.model for m in self.members])
         self.model = self.batch.model
         checkpoint.set_rng_state(noise_state)
-        self.budget = Budget(self.spec)
+        self.budget = self.spec.budget
         self.step, self.train_seconds = 0, 0.0
         self.alive = list(range(len(specs)))
         self.diverged_at: dict[int, int] = {}
@@ -60,13 +60,9 @@ class SeedGroup:
 
     def train_step(self) -> dict[str, float]:
         """One update of every seed; the seeds still training advance their step and seconds."""
-        tick = time.perf_counter()
-        losses = self.model.train_step(self.next_batch, self.step)
-        self.train_seconds += time.perf_counter() - tick
-        self.step += 1
+        losses = timed_update(self)
         for s in self.alive:
             self.members[s].step, self.members[s].train_seconds = self.step, self.train_seconds
-        self.last_losses = losses
         return losses
 
     def diverged(self, losses: dict[str, float]) -> bool:

@@ -80,16 +80,15 @@ def _finite(values: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in values.values())
 
 
-class Budget:
-    """Steps (exact) or training seconds (the run stops at the first step after the deadline)."""
-
-    def __init__(self, spec: RunSpec) -> None:
-        self.steps, self.seconds = spec.budget.steps, spec.budget.seconds
-
-    def spent(self, step: int, train_seconds: float) -> bool:
-        if self.steps is not None:
-            return step >= self.steps
-        return train_seconds >= self.seconds
+def timed_update(run) -> dict[str, float]:
+    """One update of `run.model` (a Trainer's or a seed group's); advances its step and training
+    seconds; returns the update's outputs."""
+    tick = time.perf_counter()
+    losses = run.model.train_step(run.next_batch, run.step)
+    run.train_seconds += time.perf_counter() - tick
+    run.step += 1
+    run.last_losses = losses
+    return losses
 
 
 class Trainer:
@@ -101,7 +100,7 @@ class Trainer:
         self.dataset, self.model = build(spec, device)
         # batches are drawn where the data set keeps its training data (a toy's: on the run's device)
         self.data_rng = torch.Generator(getattr(self.dataset, "device", "cpu")).manual_seed(spec.seed)
-        self.budget = Budget(spec)
+        self.budget = spec.budget
         self.metrics = {name: METRICS.get(name) for name in spec.metrics}
         self.step, self.train_seconds = 0, 0.0
         self.eval_seconds = 0.0  # time spent in evaluate() by this process
@@ -122,14 +121,10 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         """One update of the model; adds its outputs to the running means."""
-        tick = time.perf_counter()
-        losses = self.model.train_step(self.next_batch, self.step)
-        self.train_seconds += time.perf_counter() - tick
-        self.step += 1
+        losses = timed_update(self)
         for key, value in losses.items():
             self.train_sums[key] = self.train_sums.get(key, 0.0) + value
         self.steps_since_eval += 1
-        self.last_losses = losses
         return losses
 
     def evaluate(self, final: bool = False) -> EvalContext:
