@@ -130,23 +130,26 @@ class LoadedRun:
 def load_run(run_dir: str | Path, device: str = "cpu") -> LoadedRun:
     """The trained model of a finished run (`results/<suite>/runs/<run_id>`): rebuilt from its
     spec (its plugins imported, from their recorded files where needed) and its checkpoint."""
-    from genbench.store.result import RunResult, Status  # torch and the worker: only when a run is loaded
-    from genbench.store.runs import read_json, spec_of
+    from genbench.store.reading import Damaged, load_file  # torch and the worker: only when a run is loaded
+    from genbench.store.result import RunResult, Status
+    from genbench.store.runs import spec_of
     from genbench.suite import plugins
     from genbench.suite.config import SPEC_VERSION
     from genbench.worker import checkpoint, train
 
     run_dir = Path(run_dir)
-    record = read_json(run_dir / "spec.json")
+    try:  # the store's checked reader: shape, no links; a damaged file is named, not moved
+        record = load_file(run_dir / "spec.json", "spec")[0]
+        result_path = run_dir / "result.json"
+        stored = load_file(result_path, "result")[0] if result_path.exists() else None
+    except Damaged as exc:
+        raise ValueError(f"{run_dir}: a stored file is damaged: {exc}") from None
     if record.get("spec_version", 1) != SPEC_VERSION:
         raise ValueError(
             f"{run_dir}: stored by spec format {record.get('spec_version', 1)}; this genbench reads "
             f"format {SPEC_VERSION} (run the suite again)"
         )
-    result_path = run_dir / "result.json"
-    result = (
-        RunResult.from_json(read_json(result_path)) if result_path.exists() else RunResult(Status.PENDING)
-    )
+    result = RunResult.from_json(stored) if stored is not None else RunResult(Status.PENDING)
     if result.status != Status.OK:
         raise ValueError(f"{run_dir}: the run is {result.status}, not ok: no trained model to load")
     spec = spec_of(record)

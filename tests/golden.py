@@ -93,7 +93,7 @@ CASES: dict[str, dict] = {
     "gan stacked_mnist": _case(
         GAN, {"name": "stacked_mnist", "train_size": 512, "test_size": 256}, ["stacked_modes"], steps=4
     ),
-    "wgan cifar10": _case(WGAN, {"name": "cifar10", "verify_md5": False}, ["parzen"], steps=4),
+    "wgan cifar10": _case(WGAN, {"name": "cifar10", "trust_data_files": True}, ["parzen"], steps=4),
 }
 
 EVAL = {

@@ -13,7 +13,7 @@ from genbench.numerics import code_label
 from genbench.store.atomic import write_atomic
 from genbench.store.protocol import protocol_id
 from genbench.store.result import RunResult, Status
-from genbench.store.runs import load_runs, read_manifest
+from genbench.store.runs import StoreError, load_runs, not_done_notes, read_manifest
 from genbench.suite.config import SPEC_VERSION
 
 RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
@@ -48,6 +48,8 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
         row.update(result.metrics)
         row["error"] = result.error
         rows.append(row)
+    if not rows:  # every run's spec.json missing or damaged (moved aside by the store)
+        raise StoreError(f"{suite_path}: no run has a readable spec.json; `genbench run` writes them again")
     table = pd.DataFrame(rows)
     metric_cols = [c for c in directions if c in table.columns]
     hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
@@ -178,13 +180,25 @@ def _picture_link(suite_path: Path, run_id: str) -> str:
     return f"[samples]({relative.as_posix()})" if (suite_path / relative).exists() else ""
 
 
+def damage_note(suite_path: Path) -> str:
+    """A Markdown note naming the files moved aside as damaged in runs not done ('' if none)."""
+    moved = not_done_notes(suite_path)
+    if not moved:
+        return ""
+    items = "".join(f"- {name}\n" for name in moved)
+    return (
+        f"Note: {len(moved)} damaged stored files were moved aside; their runs are left out (a damaged "
+        "spec.json) or pending (no numbers) until `genbench run` trains them again:\n\n" + items + "\n"
+    )
+
+
 def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Rebuild leaderboard.csv (per run), leaderboard_summary.csv and leaderboard.md (and, with
     reference rows, published.csv and published.md)."""
     table, directions = runs_table(suite_path)
     summary = summary_table(table, directions)
     pictures = [_picture_link(suite_path, run_id) for run_id in table["run_id"]]
-    text = markdown(table.assign(samples=pictures), summary, directions)
+    text = damage_note(suite_path) + markdown(table.assign(samples=pictures), summary, directions)
     text += leaderboard_section(suite_path, table, directions, primary_metric(table, directions))
     write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
     write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())

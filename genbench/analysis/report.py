@@ -17,7 +17,14 @@ import pandas as pd
 from genbench.analysis import stats
 from genbench.analysis import verdicts as reference
 from genbench.analysis.figures import suite as figures
-from genbench.analysis.leaderboard import label, primary_metric, runs_table, significance, summary_table
+from genbench.analysis.leaderboard import (
+    damage_note,
+    label,
+    primary_metric,
+    runs_table,
+    significance,
+    summary_table,
+)
 from genbench.analysis.tuning import add_report_section
 from genbench.numerics import code_label
 from genbench.store.atomic import write_atomic
@@ -156,6 +163,8 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     rep.add("h", 1, f"genbench report: {suite_path.name}")
     counts = table["status"].value_counts()
     rep.add("p", "Runs: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts) + ".")
+    if note := damage_note(suite_path):  # files moved aside by genbench.store.reading
+        rep.add("p", note.strip())
     rep.add("h", 2, "Settings and protocol")
     rep.blocks += _settings(suite_path, runs, directions)
     _leaderboard_section(rep, suite_path, table, directions, primary)

@@ -10,7 +10,6 @@ gap between the best and the final value, and the time to reach a target.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import warnings
 from collections.abc import Sequence
@@ -21,7 +20,8 @@ import pandas as pd
 from scipy import stats
 
 from genbench.store.result import RunResult
-from genbench.store.runs import load_runs, run_dir
+from genbench.store.runs import load_runs
+from genbench.store.runs import read_trajectory as store_trajectory
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # significance level of the pairwise tests, after Holm's correction
@@ -231,11 +231,8 @@ def run_indicators(
 
 
 def read_trajectory(suite_path: Path, run_id: str) -> list[dict]:
-    """A run's stored trajectory rows ([] when it has none)."""
-    path = run_dir(suite_path, run_id) / "trajectory.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """A run's stored trajectory rows, checked by the store ([] when it has none or it is damaged)."""
+    return store_trajectory(suite_path, run_id)
 
 
 def load_trajectories(suite_path: Path) -> tuple[pd.DataFrame, dict[str, dict]]:

@@ -7,13 +7,15 @@ a model family that wants another range (tanh generators: [-1, 1]) converts in
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genbench.registry import Modes, register_dataset
 
@@ -35,7 +37,7 @@ def data_root(data_dir: str | None = None) -> Path:
 
 
 class _ImageParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     data_dir: str | None = Field(None, description="data root (else $GENBENCH_DATA, else ~/.cache)")
 
@@ -65,13 +67,36 @@ class CifarParams(_ImageParams):
     """CIFAR-10 (50,000 train / 10,000 test, 32x32 RGB), python-pickle batches."""
 
     size: int = Field(32, ge=8, le=64, description="side in pixels")
-    verify_md5: bool = Field(True, description="check the official files' checksums")
+    trust_data_files: bool = Field(
+        False, description="unpickle the files without checking their checksums (files you made yourself)"
+    )
+    verify_md5: None = Field(None, exclude=True, description="removed: set trust_data_files instead")
+
+    @field_validator("verify_md5", mode="before")
+    @classmethod
+    def _removed(cls, value: object) -> None:
+        raise ValueError(
+            "verify_md5 is no longer read: CIFAR-10 files whose MD5 checksum is not the official one "
+            "are never unpickled (unpickling a file can run any code in it); for files you made "
+            "yourself, set trust_data_files: true"
+        )
+
+    def notes(self) -> list[str]:
+        """What validation says about these parameters: a warning when files are trusted."""
+        if not self.trust_data_files:
+            return []
+        folder = data_root(self.data_dir) / _CIFAR_FOLDER
+        return [
+            f"warning: cifar10 with trust_data_files: true: the files in {folder} "
+            "will be unpickled without checking their checksums, and unpickling a file can run any "
+            "code in it; use this only for files you made or trust"
+        ]
 
 
 class DigitsParams(BaseModel):
     """scikit-learn's 8x8 digits (1,797 images, shipped with the package: no download)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     size: int = Field(32, ge=8, le=64, description="side after bilinear upsampling (8 native)")
     test_size: int = Field(297, gt=0, description="held-out images (a fixed, seeded split)")
@@ -141,6 +166,30 @@ _CIFAR_FOLDER = "cifar-10-batches-py"
 _CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
 
 
+def _refuse_unofficial_cifar(folder: Path) -> None:
+    """Raise DataMissing if a CIFAR-10 file in `folder` is not the official one (its MD5 differs):
+    such a file is never unpickled, as unpickling can run code. Missing files are downloaded later."""
+    from torchvision import datasets
+
+    official = dict(datasets.CIFAR10.train_list + datasets.CIFAR10.test_list)
+    official[datasets.CIFAR10.meta["filename"]] = datasets.CIFAR10.meta["md5"]
+    for name, md5 in official.items():
+        path = folder / name
+        if not path.is_file():
+            continue
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(2**20), b""):
+                digest.update(block)
+        found = digest.hexdigest()
+        if found != md5:
+            raise DataMissing(
+                f"{path}: its MD5 checksum {found} is not the official CIFAR-10 file's ({md5}), so it "
+                "is not read (unpickling a file can run any code in it); put the official file there, "
+                "or, for files you made yourself, set trust_data_files: true on the cifar10 entry"
+            )
+
+
 def _dataset_class(name: str, verify_md5: bool):
     from torchvision import datasets
 
@@ -161,14 +210,29 @@ def _dataset_class(name: str, verify_md5: bool):
 
 def _torchvision_split(name: str, root: Path, train: bool, verify_md5: bool = True):
     """(images uint8 NCHW, labels) of one split via torchvision's dataset classes; files already
-    on disk with the right checksums are used as they are, and a failed download is DataMissing."""
+    on disk with the right checksums are used as they are, and a failed download is DataMissing
+    that leaves behind no folder it created (torchvision makes them before downloading)."""
+    if name == "cifar10" and verify_md5:
+        _refuse_unofficial_cifar(root / _CIFAR_FOLDER)  # before torchvision unpickles anything
+    folder = root / _CIFAR_FOLDER if name == "cifar10" else root / _TV_FOLDERS[name] / "raw"
+    created = _first_missing(folder)
     try:
         ds = _dataset_class(name, verify_md5)(str(root), train=train, download=True)
     except Exception as exc:  # no network, or a corrupt file
+        if created is not None:  # it did not exist before this call: all of it is this call's
+            shutil.rmtree(created, ignore_errors=True)
         raise DataMissing(_missing_message(name, root, exc)) from None
     data = torch.as_tensor(ds.data)
     images = data.permute(0, 3, 1, 2) if data.ndim == 4 else data.unsqueeze(1)
     return images.contiguous(), torch.as_tensor(ds.targets)
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The topmost of `folder` and its parents that does not exist (None: `folder` exists)."""
+    missing = None
+    while not folder.exists() and folder != folder.parent:
+        missing, folder = folder, folder.parent
+    return missing
 
 
 def _missing_message(name: str, root: Path, exc: Exception) -> str:
@@ -193,7 +257,7 @@ def build_torchvision(name: str):
     def build(params) -> ImageDataset:
         root = data_root(params.data_dir)
         source = "mnist" if name == "binarized_mnist" else name
-        verify = getattr(params, "verify_md5", True)
+        verify = not getattr(params, "trust_data_files", False)
         train, train_y = _torchvision_split(source, root, True, verify)
         test, test_y = _torchvision_split(source, root, False, verify)
         binarize = getattr(params, "binarization", None)

@@ -11,7 +11,7 @@ from genbench.registry import Modes, register_dataset
 
 
 class _ToyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     std: float = Field(gt=0, description="standard deviation of every mode")
     train_size: int = Field(100_000, gt=0, description="fixed training draw (PacGAN, ALI)")

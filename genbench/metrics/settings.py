@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class EvalSettings(BaseModel):
     """When to evaluate (every N steps and at the end) and how many samples to draw."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     every: int | None = Field(None, gt=0)
     samples: int = Field(2500, gt=0)

@@ -34,7 +34,7 @@ def optimizer_pair(value):
 class GANHParams(BaseModel):
     """Defaults: the 2-D mixture experiments of Unrolled GAN (Metz et al. 2017, appendix A)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     loss: Literal["nonsaturating", "minimax", "lsgan", "hinge", "fgan"] = Field(
         "nonsaturating",

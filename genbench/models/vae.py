@@ -18,7 +18,7 @@ from genbench.registry import register_model
 class VAEHParams(BaseModel):
     """Defaults: Kingma & Welling 2014 style MLPs, Adam (Kingma & Ba 2015) at 1e-3."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     latent_dim: int = Field(2, ge=1, description="size of z")
     decoder: Literal["gaussian", "bernoulli"] = Field(

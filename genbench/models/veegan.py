@@ -32,7 +32,7 @@ from genbench.registry import Diagnostic, register_model
 class VEEGANHParams(BaseModel):
     """Defaults: the toy GAN's (Metz et al. 2017, appendix A); VEEGAN's 2-D code is not public here."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     z_dim: int = Field(256, ge=1, description="latent size (as the toy GAN; not verified)")
     hidden: int = Field(128, ge=1, description="width of hidden layers of G, F and D (as the toy GAN)")

@@ -23,7 +23,7 @@ class WGANHParams(BaseModel):
     (algorithm 1: Adam 1e-4, betas (0.5, 0.9), 5 critic steps, λ 10) under lipschitz: gp;
     network sizes as the toy GAN's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
 
     lipschitz: Literal["clip", "gp"] = Field(
         "clip", description="weight clipping (Arjovsky et al.) or gradient penalty (Gulrajani et al.)"

@@ -5,6 +5,7 @@ the same type that the trainer builds."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -51,6 +52,7 @@ class RunResult:
     resumed_at: list[int] = field(default_factory=list)  # steps at which it continued from a checkpoint
     checkpoints: dict[str, Any] = field(default_factory=dict)
     restarts: int = 0  # workers lost on the way (the driver's count)
+    restarted: str | None = None  # why the run started again from step 0 (an unreadable checkpoint)
     vectorized: dict[str, Any] | None = None  # seeds trained together: the group and its losses
     spec_version: int = 1  # the spec format the run was stored under (1: before formats were numbered)
     trajectory: list[dict] = field(default_factory=list)
@@ -104,4 +106,8 @@ class RunResult:
         """A stored summary read back (keys of other genbench versions are ignored)."""
         known = {f.name for f in dataclasses.fields(cls)} - set(TRANSIENT)
         values = {k: v for k, v in data.items() if k in known}
+        for key in ("metrics", "last_losses"):  # non-finite numbers are stored as null
+            values[key] = {k: math.nan if v is None else v for k, v in values.get(key, {}).items()}
+        for key in ("train_seconds", "wall_seconds", "eval_seconds", "final_eval_seconds"):
+            values[key] = math.nan if values.get(key, 0.0) is None else values.get(key, 0.0)
         return cls(**{**values, "status": Status(data["status"])})

@@ -26,6 +26,7 @@ from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName
 from genbench.suite import plugins as plugin_loader
 from genbench.suite import search
+from genbench.suite.feasible import check_sizes, dataset_notes
 from genbench.suite.plugins import Plugin
 from genbench.suite.reader import SuiteError, SuiteErrors, read_suite_yaml
 from genbench.suite.reference import check_reference
@@ -40,7 +41,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Budget(_Strict):
@@ -243,9 +244,11 @@ def load_suite(
                 "successive halving continues promoted trials from checkpoints, which seeds trained "
                 "together do not keep: set one of them",
             )
+    check_sizes(suite, entries, models, errors)  # sizes beyond this machine's memory are refused
     check_reference(suite.reference, suite.metric_names, models, datasets, errors)
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models, metric_params, plugins)
+    notes += dataset_notes(datasets)
     specs = search.annotate(specs, trials)
     _check_metrics(specs, path)
     return suite, specs, notes

@@ -9,14 +9,21 @@ it), and whatever it registered before failing is removed again. Each plugin is 
 source is part of their ids, the runner ships the files to Ray workers (`runtime_env` py_modules,
 which puts each file's folder copy on the worker's import path) and a worker imports each module
 by name before it trains (`ensure`). A file plugin's module name is its file's stem.
+
+A plugin is the user's own code: a file that is not a .py file, a module of Python's standard
+library, genbench or one of the packages genbench depends on (`os`, `torch`, `genbench.registry`)
+is refused with a SuiteError, as is a file whose name is one of theirs. A file plugin outside the
+suite file's folder (an absolute path, `../`, a symlink) is allowed and named in a note on stderr.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -49,6 +56,53 @@ def _sha256(paths: list[Path]) -> str:
     for path in paths:
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _readable_sha256(name: str, paths: list[Path]) -> str:
+    """The sha256 of a plugin's sources; a SuiteError naming the file that cannot be read."""
+    try:
+        return _sha256(paths)
+    except OSError as exc:
+        raise SuiteError(f"plugin {name}: {exc.filename}: cannot be read ({exc.strerror})") from None
+
+
+def _canonical(distribution: str) -> str:
+    return re.sub(r"[-_.]+", "-", distribution).lower()
+
+
+@functools.cache
+def _dependency_modules() -> frozenset[str]:
+    """The top-level module names of the distributions genbench requires, transitively (extras
+    left out); empty where genbench is not installed."""
+    seen: set[str] = set()
+    todo = ["genbench"]
+    while todo:
+        name = _canonical(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for requirement in requires:
+            wanted = re.match(r"[A-Za-z0-9._-]+", requirement)
+            if wanted and not re.search(r"\bextra\s*==", requirement):
+                todo.append(wanted.group())
+    owners = importlib.metadata.packages_distributions()
+    return frozenset(m for m, dists in owners.items() if any(_canonical(d) in seen for d in dists))
+
+
+def _reserved(module: str) -> str | None:
+    """Why `module` (a dotted name) cannot be a plugin's name: what it belongs to; None if it can."""
+    top = module.partition(".")[0]
+    if top in sys.builtin_module_names or top in sys.stdlib_module_names:
+        return "a module of Python's standard library"
+    if top == "genbench":
+        return "part of genbench"
+    if top in _dependency_modules():
+        return "a package that genbench itself imports"
+    return None
 
 
 def _sources(module_file: str | None) -> list[Path]:
@@ -100,19 +154,27 @@ def _run(module: str, sha: str, files: list[Path], do_import) -> None:
     _LOADED[module] = (sha, sorted(_names() - before, key=lambda item: (item[0].kind, item[1])))
 
 
+OWN_CODE = "a plugin must be your own module (a .py file, or a module you installed) that registers models, metrics or data sets"  # noqa: E501
+
+
 def load_file(path: Path) -> Plugin:
-    """Import the plugin file at `path` as the module named by its stem."""
+    """Import the plugin file at `path` (a .py file) as the module named by its stem."""
+    if path.suffix != ".py":
+        raise SuiteError(f"plugin {path.resolve()}: not a Python file; {OWN_CODE}")
     path = path.resolve()
     if not path.is_file():
         raise SuiteError(f"plugin {path}: no such file")
     module = path.stem
     if not module.isidentifier():
         raise SuiteError(f"plugin {path}: its name must be a Python identifier to be imported as a module")
+    reason = _reserved(module)
+    if reason:
+        raise SuiteError(f"plugin {path}: its module name {module!r} is {reason}; rename the file")
     other = sys.modules.get(module)
     if other is not None and module not in _LOADED:
         where = getattr(other, "__file__", None) or "a built-in module"
         raise SuiteError(f"plugin {path}: the module name {module!r} is taken by {where}; rename the file")
-    sha = _sha256([path])
+    sha = _readable_sha256(str(path), [path])
 
     def do_import() -> None:
         spec = importlib.util.spec_from_file_location(module, path)
@@ -124,13 +186,31 @@ def load_file(path: Path) -> Plugin:
     return Plugin(module=module, sha256=sha, file=str(path))
 
 
+def _find_spec(name: str):
+    """The import spec of the module `name` (None: there is none); a SuiteError where finding it
+    means importing a parent package that fails."""
+    if not all(part.isidentifier() for part in name.split(".")):
+        return None
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    except Exception as exc:  # a parent package raised on import
+        raise SuiteError(f"plugin {name!r}: {type(exc).__name__}: {exc}") from None
+
+
 def load_module(name: str) -> Plugin:
     """Import the installed plugin module `name` (reloaded when its source changed)."""
-    spec = importlib.util.find_spec(name) if name.isidentifier() or "." in name else None
+    reason = _reserved(name)
+    if reason:
+        raise SuiteError(f"plugin {name!r} is {reason}, not a plugin: {OWN_CODE}")
+    spec = _find_spec(name)
     if spec is None:
         raise SuiteError(f"plugin {name!r}: no such module (a file plugin's path ends in .py)")
+    if spec.origin is not None and not spec.has_location:  # built into the interpreter, or frozen
+        raise SuiteError(f"plugin {name!r} is a built-in module, not a plugin: {OWN_CODE}")
     files = _sources(spec.origin)
-    sha = _sha256(files)
+    sha = _readable_sha256(repr(name), files)
 
     def do_import() -> None:
         if name in sys.modules:
@@ -152,11 +232,16 @@ def entry_point_plugins() -> list[Plugin]:
 
 
 def load_entry(entry: str, base: Path) -> Plugin:
-    """Import one entry of a suite's `plugins:`: a .py file (relative to `base`, the suite file's
-    folder) or an importable module name."""
-    if entry.endswith(".py") or "/" in entry or "\\" in entry:
-        return load_file(base / Path(entry).expanduser())
-    return load_module(entry)
+    """Import one entry of a suite's `plugins:`: a file (relative to `base`, the suite file's
+    folder; a path, a name ending in .py or a file there) or an importable module name. A file
+    outside `base` is imported too, with a note on stderr naming where it lies."""
+    path = base / Path(entry).expanduser()
+    if not (entry.endswith(".py") or "/" in entry or "\\" in entry or path.is_file()):
+        return load_module(entry)
+    plugin = load_file(path)
+    if not Path(plugin.file).is_relative_to(base.resolve()):
+        print(f"note: plugin {entry} is outside the suite's folder: {plugin.file}", file=sys.stderr)
+    return plugin
 
 
 def load_for_suite_file(path: Path) -> list[Plugin]:

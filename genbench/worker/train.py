@@ -231,17 +231,33 @@ def train(
     status `interrupted`. With `until` (a step below the budget: a rung of successive halving) it
     checkpoints there and returns `paused`, its metrics those of the evaluation at that step.
     """
-    run = Trainer(spec, device)
-    state = checkpoint.load(checkpoint_path, spec.run_id) if checkpoint_path else None
-    if state:
-        run.load_state_dict(state)
+    run, restarted = resume(spec, device, checkpoint_path)
     started = time.perf_counter()
     status = loop(run, progress, checkpoint_path, stop, until)
     if status == Status.OK and not run.model.is_finite():
         status = Status.DIVERGED
     if checkpoint_path and status in (Status.OK, Status.INTERRUPTED, Status.PAUSED):
         run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
-    return result(run, status, started)
+    out = result(run, status, started)
+    return out.replace(restarted=restarted) if restarted else out
+
+
+def resume(spec: RunSpec, device: str, checkpoint_path: Path | None) -> tuple[Trainer, str | None]:
+    """A Trainer of `spec`, continued from the checkpoint at `checkpoint_path` if one is there, and
+    None; or, when that checkpoint cannot be loaded or does not fit the run, a fresh Trainer (step
+    0) and the note saying why and where the checkpoint was moved."""
+    run = Trainer(spec, device)
+    if not checkpoint_path:
+        return run, None
+    state, note = checkpoint.load_or_set_aside(checkpoint_path, spec.run_id)
+    if state is None:
+        return run, note
+    try:
+        run.load_state_dict(state)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+        reason = f"its contents do not fit this run ({type(exc).__name__}: {str(exc)[:200]})"
+        return Trainer(spec, device), checkpoint.set_aside(Path(checkpoint_path), reason)
+    return run, None
 
 
 def loop(

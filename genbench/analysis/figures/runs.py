@@ -72,7 +72,10 @@ def latent_scatter_png(means: np.ndarray, labels: np.ndarray, title: str) -> byt
 
 def write_run_pictures(run_path: Path, result: RunResult, title: str, real: np.ndarray | None = None) -> None:
     """Every picture of a finished run: the toy scatter (its samples against `real`, the test
-    draw), sample grids, VAE figures."""
+    draw), sample grids, VAE figures. A result that is not ok removes an earlier result's final
+    samples picture, which the leaderboard would otherwise link to this result's row."""
+    if result.status != "ok":  # e.g. a run restarted from step 0, then interrupted or failed
+        (run_path / "samples.png").unlink(missing_ok=True)
     if result.samples is not None and real is not None:
         write_scatter(run_path / "samples.png", result.samples, real, title)
     pictures = result.pictures

@@ -99,7 +99,7 @@ def _write_cifar(root: Path, n: int = 10) -> np.ndarray:
 
 def test_cifar10_loader_on_self_written_files(tmp_path):
     first = _write_cifar(tmp_path)
-    params = images.CifarParams(data_dir=str(tmp_path), verify_md5=False)
+    params = images.CifarParams(data_dir=str(tmp_path), trust_data_files=True)
     ds = images.build_torchvision("cifar10")(params)
     assert ds.train_images.shape == (50, 3, 32, 32) and ds.test_images.shape == (10, 3, 32, 32)
     # CIFAR-10 stores each image as 1024 red, then green, then blue values, row-major

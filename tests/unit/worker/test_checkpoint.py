@@ -99,8 +99,11 @@ def test_foreign_or_torn_checkpoints_are_not_resumed(tmp_path):
     train(spec_a, checkpoint_path=path, stop=StopAfter(10))
     stale = tmp_path / ".checkpoint.pt.abc123"  # what a writer killed mid-write leaves
     stale.write_bytes(b"torn")
+    hours_ago = stale.stat().st_mtime - 2 * checkpoint.STALE_TEMP_S  # older than a save can take
+    os.utime(stale, (hours_ago, hours_ago))
     other = train(spec_b, checkpoint_path=path)  # another run's checkpoint: start afresh
     assert other.resumed_at == [] and canon(other) == canon(train(spec_b))
+    assert other.restarted.startswith(f"checkpoint unreadable: belongs to run {spec_a.run_id!r}")
     assert not stale.exists()
 
 
@@ -172,7 +175,7 @@ def test_suite_sigint_then_rerun_resumes_skips_and_starts(tmp_path, monkeypatch)
     started = store.read_json(store.run_dir(suite_path, third.run_id) / "result.json")
     assert started["resumed_at"] == []
     plain = train(second)
-    assert json.dumps(resumed["metrics"], sort_keys=True) == json.dumps(plain.metrics, sort_keys=True)
+    assert json.dumps(resumed["metrics"], sort_keys=True) == store.jsonio.dumps(plain.metrics, sort_keys=True)
 
 
 def test_fresh_moves_old_results_aside_and_changed_suite_keeps_old_runs(tmp_path, capsys):
