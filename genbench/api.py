@@ -16,6 +16,7 @@ value}` (registry.MetricFn; its parameters are `ctx.params`).
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def run_suite(
     """Run a suite (a file, or a dict in the suite schema whose relative paths are taken from the
     working directory) as `genbench run` does; return the leaderboard's per-run table (a
     pandas.DataFrame). Raises SuiteError or PreflightError with the messages the CLI prints,
-    before anything is written; KeyboardInterrupt after a Ctrl-C (running runs checkpointed)."""
+    before anything is written; KeyboardInterrupt after a Ctrl-C, SIGTERM or SIGHUP (running runs
+    checkpointed)."""
     from rich.console import (
         Console,  # the driver, store and suite layers load torch, pandas and pydantic: only when a suite runs
     )
@@ -58,7 +60,7 @@ def run_suite(
     name = load_suite(source, Path.cwd())[0].name
     console = Console(stderr=True, quiet=quiet)
     code = run(source, Path(results), console, address, serial, fresh, workers, Path.cwd())
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, 128 + signal.SIGTERM, 128 + signal.SIGHUP):  # Ctrl-C, SIGTERM, SIGHUP
         raise KeyboardInterrupt("interrupted: the same run_suite call resumes from the checkpoints")
     return load_results(store.suite_dir(Path(results), name))
 

@@ -8,9 +8,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from genbench.driver.lock import SuiteLocked
 from genbench.driver.preflight import PreflightError
+from genbench.driver.stopping import StorageFull
 from genbench.suite.config import EXIT_INTERRUPTED, SuiteError
 
+EXIT_FAILURE = 1  # the store could not be written (full disk, read-only, quota)
 EXIT_BAD_INPUT = 2
 
 
@@ -133,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="start over: move earlier results to <suite>.old-<timestamp>/ (nothing is deleted)",
     )
     run.set_defaults(fn=_cmd_run)
-    validate = sub.add_parser("validate", help="check a suite file without running it")
+    validate = sub.add_parser(
+        "validate",
+        help="check a suite file without running it (this imports the suite's plugins: runs their code)",
+    )
     validate.add_argument("suite")
     validate.set_defaults(fn=_cmd_validate)
     listing = sub.add_parser("list", help="show the models, datasets and metrics, with defaults")
@@ -169,12 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     try:
         return args.fn(args, console)
-    except (SuiteError, PreflightError) as exc:
+    except (SuiteError, PreflightError, SuiteLocked) as exc:
         Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:  # a second Ctrl-C during `run`, or one outside it: quit at once
+    except StorageFull as exc:
+        Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_FAILURE
+    except KeyboardInterrupt as exc:  # a second stop signal during `run`, or a Ctrl-C outside it
         Console(stderr=True).print("interrupted", highlight=False)
-        return EXIT_INTERRUPTED
+        return getattr(exc, "exit_code", EXIT_INTERRUPTED)  # 128 + the first signal (StopNow)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import traceback
 
 import torch
 
+from genbench.driver.stopping import checkpoint_unwritable, is_storage_error
 from genbench.store.result import RunResult
 from genbench.suite.config import RunSpec
 from genbench.suite.plugins import ensure
@@ -47,11 +48,14 @@ class RunWorker:
 
     def run(self, spec: RunSpec, checkpoint_path: str | None = None, until: int | None = None) -> RunResult:
         """Train `spec` (resuming from `checkpoint_path` if a checkpoint is there; to step `until`
-        if given); a raised exception becomes a `failed` result, never an error."""
+        if given); a raised exception becomes a `failed` result, never an error, except a
+        checkpoint that cannot be written (a full disk): `interrupted`, which stops the suite."""
         self._set_progress({"step": 0})
         try:
             return training.train(spec, self.device, self._set_progress, checkpoint_path, self._stop, until)
         except Exception as exc:  # a failing run is recorded; the suite goes on
+            if is_storage_error(exc):  # its last good checkpoint stays: the next run resumes from it
+                return RunResult.interrupted(checkpoint_unwritable(checkpoint_path, exc))
             return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
     def run_group(self, specs: list[RunSpec]) -> list[RunResult]:

@@ -17,12 +17,13 @@ differ only in their seed, trained together as one batched model (genbench/worke
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from genbench.driver.run_worker import RunWorker, fixed_mmap_threshold  # noqa: F401  (users import both from here)
 from genbench.store.result import RunResult
@@ -77,8 +78,9 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
 
 def start_ray(address: str | None, py_modules: list[str] | None = None) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
-    machine (with an authentication token of its own, kept in the environment, never on disk); the
-    dashboard stays off and worker output stays out of the progress display.
+    machine (with an authentication token of its own, kept in the environment, never on disk,
+    and every service listening on 127.0.0.1 only); the dashboard stays off and worker output
+    stays out of the progress display. A cluster given by `address` is left as it was started.
     `py_modules` (plugin files) are shipped to every worker of the job: Ray uploads them and puts
     each worker's copy on its import path (a job-level runtime_env, the only level at which Ray
     takes local paths). Returns the seconds it took (0 when this process is already connected:
@@ -93,15 +95,35 @@ def start_ray(address: str | None, py_modules: list[str] | None = None) -> float
         # a token of this instance alone, given to its processes through the environment: Ray would
         # otherwise write one to ~/.ray/auth_token, outside anything genbench owns
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    ray.init(
-        runtime_env={"py_modules": py_modules} if py_modules else None,
-        address=address or "local",  # never join another cluster on this machine by accident
-        include_dashboard=False if address is None else None,
-        log_to_driver=False,
-        configure_logging=True,
-        logging_level="warning",
-    )
+    with _loopback_only(address is None):
+        ray.init(
+            runtime_env={"py_modules": py_modules} if py_modules else None,
+            address=address or "local",  # never join another cluster on this machine by accident
+            include_dashboard=False if address is None else None,
+            _node_ip_address="127.0.0.1" if address is None else None,
+            log_to_driver=False,
+            configure_logging=True,
+            logging_level="warning",
+        )
     return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def _loopback_only(local: bool) -> Iterator[None]:
+    """While inside (when `local`), a new Ray instance takes 127.0.0.1 as its node's address,
+    so that its GCS, raylet, agents, driver and workers listen on loopback alone (Ray binds its
+    gRPC servers to 127.0.0.1 exactly when the node's address is 127.0.0.1). Ray 2.60's
+    `ray.init` replaces a loopback `_node_ip_address` with the machine's address unless
+    `ENABLE_RAY_CLUSTER` is off (its single-machine mode, the default on macOS and Windows), so
+    it is off for the start only. tests/e2e/driver/test_loopback.py checks the sockets."""
+    from ray._private import ray_constants  # slow to import: loaded only with Ray
+
+    before = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = before and not local
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = before
 
 
 RAY_UNIT = 10_000  # Ray counts resource amounts in fixed point, 1/10,000 of a unit
