@@ -48,9 +48,8 @@ def run_suite(
     pandas.DataFrame). Raises SuiteError or PreflightError with the messages the CLI prints,
     before anything is written; KeyboardInterrupt after a Ctrl-C, SIGTERM or SIGHUP (running runs
     checkpointed)."""
-    from rich.console import (
-        Console,  # the driver, store and suite layers load torch, pandas and pydantic: only when a suite runs
-    )
+    # the driver, store and suite layers load torch, pandas and pydantic: only when a suite runs
+    from rich.console import Console
 
     from genbench.driver.suite_run import run_suite as run
     from genbench.store import runs as store

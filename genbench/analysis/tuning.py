@@ -309,9 +309,8 @@ def add_report_section(
     rep, suite_path, table: pd.DataFrame, directions: dict[str, str], primary: str | None
 ) -> None:
     """Add the search analysis to a `report.Report` (nothing when the suite has no searches)."""
-    from genbench.analysis.figures import (
-        tuning as tuning_figures,  # matplotlib: only for the report of a suite with searches
-    )
+    # matplotlib: only for the report of a suite with searches
+    from genbench.analysis.figures import tuning as tuning_figures
 
     result = analysis(suite_path, table, directions, primary)
     if result is None:

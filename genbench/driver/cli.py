@@ -25,7 +25,7 @@ def _positive_int(text: str) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> int:
-    from genbench.driver.suite_run import run_suite
+    from genbench.driver.suite_run import run_suite  # on first use: the CLI starts fast
 
     return run_suite(
         Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers
@@ -33,7 +33,7 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    from genbench.suite.config import load_suite
+    from genbench.suite.config import load_suite  # on first use: the CLI starts fast
 
     suite, specs, notes = load_suite(args.suite)
     for note in notes:
@@ -43,8 +43,11 @@ def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, console: Console) -> int:
-    from genbench.suite.describe import describe_registries
-    from genbench.suite.plugins import entry_point_plugins, load_for_suite_file
+    from genbench.suite.describe import describe_registries  # on first use: the CLI starts fast
+    from genbench.suite.plugins import (  # on first use: the CLI starts fast
+        entry_point_plugins,
+        load_for_suite_file,
+    )
 
     if args.suite:  # the suite's plugins (and the installed ones) join the listing
         load_for_suite_file(Path(args.suite))
@@ -55,7 +58,7 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
-    from genbench.analysis.leaderboard import write_leaderboard
+    from genbench.analysis.leaderboard import write_leaderboard  # on first use: the CLI starts fast
 
     suite_path = Path(args.results_dir)
     if not (suite_path / "suite.json").exists():
@@ -75,7 +78,7 @@ def _cmd_leaderboard(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, console: Console) -> int:
-    from genbench.analysis.report import write_report
+    from genbench.analysis.report import write_report  # on first use: the CLI starts fast
 
     suite_path = Path(args.results_dir)
     if not (suite_path / "suite.json").exists():
@@ -89,8 +92,12 @@ def _cmd_report(args: argparse.Namespace, console: Console) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace, console: Console) -> int:
-    from genbench.data.images import DataMissing, MnistParams, build_torchvision
-    from genbench.metrics import classifier
+    from genbench.data.images import (  # on first use: the CLI starts fast
+        DataMissing,
+        MnistParams,
+        build_torchvision,
+    )
+    from genbench.metrics import classifier  # on first use: the CLI starts fast
 
     try:
         dataset = build_torchvision(args.dataset)(MnistParams(data_dir=args.data_dir))

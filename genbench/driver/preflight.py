@@ -11,7 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from genbench.data.images import DataMissing
 from genbench.driver import runner
+from genbench.registry import DATASETS, METRICS, PrepareError
 from genbench.store import runs as store
 from genbench.suite import plugins
 from genbench.suite.config import Resources, RunSpec, Suite
@@ -83,9 +85,6 @@ def check_data(specs: list[RunSpec]) -> dict[str, object]:
     """Load every image data set the runs need, once, on the driver: a missing one stops the suite
     here, and a download (with network access) happens once rather than in every worker. Returns
     the data sets by `_data_key`."""
-    from genbench.data.images import DataMissing
-    from genbench.registry import DATASETS
-
     loaded: dict[str, object] = {}
     for spec in specs:
         entry = DATASETS.get(spec.dataset)
@@ -103,7 +102,6 @@ def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
     """Run the `prepare` step of every metric entry that has one, once, on the driver, with the
     runs that use the metric (e.g. the MNIST classifier and reference features: workers then read
     them from $GENBENCH_CACHE instead of each training the classifier on its first evaluation)."""
-    from genbench.registry import DATASETS, METRICS, PrepareError
 
     def dataset_of(spec: RunSpec):
         key = _data_key(spec)

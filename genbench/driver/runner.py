@@ -85,7 +85,7 @@ def start_ray(address: str | None, py_modules: list[str] | None = None) -> float
     each worker's copy on its import path (a job-level runtime_env, the only level at which Ray
     takes local paths). Returns the seconds it took (0 when this process is already connected:
     then workers import plugin files from their recorded paths, which only this machine has)."""
-    import ray
+    import ray  # ~1 s to import: only when a suite runs on Ray
 
     if ray.is_initialized():
         return 0.0
@@ -152,7 +152,7 @@ def slots(resources: Resources, nodes: list[dict[str, float]]) -> int:
 
 def cluster_nodes() -> list[dict[str, float]]:
     """Total resources of each alive node of the Ray cluster this process is connected to."""
-    import ray
+    import ray  # ~1 s to import: only when a suite runs on Ray
 
     return [node["Resources"] for node in ray.nodes() if node.get("Alive")]
 

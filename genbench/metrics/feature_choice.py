@@ -25,9 +25,8 @@ def extractor_name(dataset_name: str, choice: str = "auto") -> str:
 def inception_weights_problem(weights_path: str | None) -> str | None:
     """Why the inception extractor cannot run here (None when it can): a given weights file that
     is missing, or no file, nothing in torch's hub cache and no network (or $GENBENCH_OFFLINE=1)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import (
-        URL_INCEPTION_V3,  # torch-fidelity (and torchvision) cost ~1 s: only when inception is asked for
-    )
+    # torch-fidelity (and torchvision) cost ~1 s: only when inception is asked for
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
     hint = (
         f"download {URL_INCEPTION_V3} elsewhere and set eval.feature_extractor_weights_path to it, "
@@ -53,8 +52,7 @@ def inception_weights_problem(weights_path: str | None) -> str | None:
 
 def hub_weights() -> Path:
     """Where torch-fidelity keeps the inception weights it downloads (torch's hub cache)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import (
-        URL_INCEPTION_V3,  # torch-fidelity costs ~1 s: only when inception is asked for
-    )
+    # torch-fidelity costs ~1 s: only when inception is asked for
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
     return Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 
 from genbench.builtins import load_builtins
 from genbench.registry import DATASETS, METRICS, MODELS
-from genbench.suite.reader import SuiteError
+from genbench.suite.reader import SuiteError, read_suite_yaml
 
 ENTRY_POINT_GROUP = "genbench.suite.plugins"
 _REGISTRIES = (MODELS, METRICS, DATASETS)
@@ -246,8 +246,6 @@ def load_entry(entry: str, base: Path) -> Plugin:
 
 def load_for_suite_file(path: Path) -> list[Plugin]:
     """Import the entry-point plugins and those a suite file names (for `genbench list --suite`)."""
-    from genbench.suite.reader import read_suite_yaml
-
     raw, _ = read_suite_yaml(path)
     entries = raw.get("plugins", []) if isinstance(raw, dict) else []
     if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
