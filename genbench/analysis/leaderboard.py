@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.analysis.stats import ALPHA, describe, pairwise_tests, tied_ranks
+from genbench.analysis.csvfiles import csv_bytes
+from genbench.analysis.findings import dataset_findings, findings_markdown
+from genbench.analysis.stats import (
+    ALPHA,
+    describe,
+    indicators_table,
+    load_trajectories,
+    no_power,
+    pairwise_tests,
+    tied_ranks,
+)
 from genbench.analysis.tuning import leaderboard_section
 from genbench.analysis.verdicts import write_published
 from genbench.numerics import code_label
@@ -16,15 +26,16 @@ from genbench.store.result import RunResult, Status
 from genbench.store.runs import StoreError, load_runs, not_done_notes, read_manifest
 from genbench.suite.config import SPEC_VERSION
 
-RUN_COLUMNS = ["run_id", "model", "variant", "dataset", "seed", "status", "steps", "seconds"]
-GROUP = ["model", "variant", "dataset", "protocol"]
+RUN_COLUMNS = ["run_id", "model", "variant", "label", "dataset", "seed", "status", "steps", "seconds"]
+GROUP = ["model", "variant", "label", "dataset", "protocol"]
 
 
 def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     """One row per run: identity, status, every hyper-parameter (hp.*), every metric; and the
     direction ('max' or 'min') of each metric column."""
     rows = []
-    directions = read_manifest(suite_path)["metrics"]
+    manifest = read_manifest(suite_path)
+    directions, labels = manifest["metrics"], manifest.get("labels", {})
     for run in load_runs(suite_path):
         spec, result = run["spec"], run["result"] or RunResult(Status.PENDING)
         dataset = f"{spec['dataset']} {spec['dataset_variant']}".strip()
@@ -32,6 +43,8 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
             "run_id": spec["run_id"],
             "model": spec["model"],
             "variant": spec["variant"],
+            # the suite file's `label:` as now given, else as stored with the run, else model and variant
+            "label": labels.get(spec["run_id"]) or spec.get("label") or label(spec["model"], spec["variant"]),
             "dataset": dataset,
             "seed": spec["seed"],
             "status": result.status.value,
@@ -51,6 +64,7 @@ def runs_table(suite_path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
     if not rows:  # every run's spec.json missing or damaged (moved aside by the store)
         raise StoreError(f"{suite_path}: no run has a readable spec.json; `genbench run` writes them again")
     table = pd.DataFrame(rows)
+    table["label"] = table.groupby(["model", "variant"], sort=False)["label"].transform("first")
     metric_cols = [c for c in directions if c in table.columns]
     hp_cols = sorted(c for c in table.columns if c.startswith("hp."))
     older = "spec_version" in table and (table["spec_version"] != SPEC_VERSION).any()
@@ -73,6 +87,7 @@ def summary_table(table: pd.DataFrame, directions: dict[str, str], n_resamples: 
     """Per model variant, dataset and protocol, over seeds: mean, std, median, min, max and the
     95 % bootstrap CI of the mean of every metric, and the tied rank on the primary metric; best
     first per dataset."""
+    table = with_labels(table)
     metrics = [m for m in directions if m in table.columns]
     grouped = table.groupby(GROUP, dropna=False, sort=False)
     summary = grouped.agg(seeds=("seed", "count"), ok=("status", lambda s: int((s == "ok").sum())))
@@ -85,39 +100,52 @@ def summary_table(table: pd.DataFrame, directions: dict[str, str], n_resamples: 
     summary = summary.reset_index()
     primary = primary_metric(table, directions)
     if primary:
-        summary["rank"] = _ranks(table, summary, primary, directions[primary])
-        ascending = directions[primary] == "min"
-        summary = summary.sort_values(
-            ["dataset", f"{primary}_mean"], ascending=[True, ascending], na_position="last"
+        summary["rank"], summary["rank_note"] = _ranks(table, summary, primary, directions[primary])
+        order = pd.Categorical(summary["dataset"], categories=list(dict.fromkeys(table["dataset"])))
+        summary = summary.assign(_order=order).sort_values(
+            ["_order", "rank", f"{primary}_mean"],
+            ascending=[True, True, directions[primary] == "min"],
+            na_position="last",
+            kind="stable",
         )
+        summary = summary.drop(columns="_order")
     return summary.reset_index(drop=True)
 
 
 def significance(table: pd.DataFrame, metric: str) -> dict[tuple, pd.DataFrame]:
     """Per (dataset, protocol): Holm-adjusted two-sided Mann-Whitney p-values between variants."""
     out = {}
-    for (dataset, proto), rows in table.groupby(["dataset", "protocol"], sort=True, dropna=False):
-        samples = {
-            label(m, v): g[metric].dropna().to_numpy()
-            for (m, v), g in rows.groupby(["model", "variant"], sort=False, dropna=False)
-        }
+    table = with_labels(table)
+    for (dataset, proto), rows in table.groupby(["dataset", "protocol"], sort=False, dropna=False):
+        samples = {lab: g[metric].dropna().to_numpy() for lab, g in rows.groupby("label", sort=False)}
         samples = {k: v for k, v in samples.items() if len(v)}
         if len(samples) > 1:
             out[(dataset, proto)] = pairwise_tests(samples)
     return out
 
 
-def _ranks(table: pd.DataFrame, summary: pd.DataFrame, metric: str, direction: str) -> list[float]:
-    """The tied rank of each summary row within its dataset and protocol (NaN without values)."""
+def _ranks(table: pd.DataFrame, summary: pd.DataFrame, metric: str, direction: str) -> tuple[list, list]:
+    """The tied rank of each summary row within its dataset and protocol, and in words why a row
+    has none: no value, or seeds too few for any test to reject at ALPHA (`stats.no_power`)."""
     matrices = {(d, str(p)): m for (d, p), m in significance(table, metric).items()}
     ranks = pd.Series(float("nan"), index=summary.index)
+    notes = pd.Series("", index=summary.index)
     for (dataset, proto), rows in summary.groupby(["dataset", "protocol"], dropna=False, sort=False):
-        labels = [label(m, v) for m, v in zip(rows["model"], rows["variant"], strict=True)]
+        labels = list(rows["label"])
         centres = dict(zip(labels, rows[f"{metric}_mean"], strict=True))
+        part = table[(table["dataset"] == dataset) & (table["protocol"].astype(str) == str(proto))]
+        sizes = part.dropna(subset=[metric]).groupby("label").size()
+        unpowered = no_power(sizes.tolist())
         empty = pd.DataFrame(index=labels, columns=labels, dtype=float)
-        ranked = tied_ranks(centres, matrices.get((dataset, str(proto)), empty), direction)
+        matrix = matrices.get((dataset, str(proto)), empty)
+        ranked = {} if unpowered else tied_ranks(centres, matrix, direction)
         ranks[rows.index] = [ranked.get(k, float("nan")) for k in labels]
-    return ranks.tolist()
+        no_value = "none (no final value)"
+        notes[rows.index] = [
+            f"not ranked ({unpowered})" if unpowered and k in sizes else "" if k in ranked else no_value
+            for k in labels
+        ]
+    return ranks.tolist(), notes.tolist()
 
 
 def _pm(mean: float, std: float, lo: float = float("nan"), hi: float = float("nan")) -> str:
@@ -143,11 +171,40 @@ def significance_markdown(table: pd.DataFrame, directions: dict[str, str]) -> st
     return "\n".join(parts) + "\n"
 
 
-def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, str]) -> str:
-    """The leaderboard as Markdown: the aggregate over seeds, then one row per run."""
+WORDS = {"rank": "not ranked", "protocol": "none", "code": "none", "error": "none", "samples": "none"}
+
+
+def cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as shown text: numbers to 4 significant digits, a missing value as the word its
+    column takes (`WORDS`, e.g. an interrupted run's protocol: none) or '–', never 'nan'."""
+
+    def shown(column: str, v) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)) or (isinstance(v, str) and not v):
+            return WORDS.get(column, "–")
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    return pd.DataFrame({c: [shown(c, v) for v in frame[c]] for c in frame.columns}, index=frame.index)
+
+
+def with_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with a `label` column (model and variant where it has none)."""
+    if "label" in table:
+        return table
+    return table.assign(label=[label(m, v) for m, v in zip(table["model"], table["variant"], strict=True)])
+
+
+def markdown(
+    table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, str], findings: str = ""
+) -> str:
+    """The leaderboard as Markdown: what it found per data set, the aggregate over seeds, then one
+    row per run."""
     metrics = [m for m in directions if f"{m}_mean" in summary.columns]
     primary = primary_metric(table, directions)
-    shown = summary[GROUP + ["seeds", "ok"] + (["rank"] if "rank" in summary else [])].copy()
+    shown = summary[["dataset", "label", "variant", "protocol", "seeds", "ok"]].copy()
+    if "rank" in summary:
+        shown["rank"] = [
+            note or f"{r:.0f}" for r, note in zip(summary["rank"], summary["rank_note"], strict=True)
+        ]
     for m in metrics:
         arrow = "↑" if directions[m] == "max" else "↓"
         cols = [summary[f"{m}_{s}"] for s in ("mean", "std", "ci_lo", "ci_hi")]
@@ -162,14 +219,18 @@ def markdown(table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, s
         if older
         else ""
     )
+    found = f"## What the comparison found\n\n{findings}\n" if findings else ""
+    order = f"by data set, then rank on {primary}" if primary else "by data set (no metric has a value yet)"
+    heading = f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; sorted {order})\n\n"
     return (
-        note + f"## Summary (mean ± std [95 % bootstrap CI of the mean] over seeds; "
-        f"sorted by {primary or 'nothing'} within each dataset)\n\n"
-        + shown.to_markdown(index=False, floatfmt=".4g")
+        note
+        + found
+        + heading
+        + cells(shown).to_markdown(index=False)
         + "\n\n"
         + significance_markdown(table, directions)
         + "## Runs\n\n"
-        + per_run.to_markdown(index=False, floatfmt=".4g")
+        + cells(per_run).to_markdown(index=False)
         + "\n"
     )
 
@@ -198,10 +259,24 @@ def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str
     table, directions = runs_table(suite_path)
     summary = summary_table(table, directions)
     pictures = [_picture_link(suite_path, run_id) for run_id in table["run_id"]]
-    text = damage_note(suite_path) + markdown(table.assign(samples=pictures), summary, directions)
+    found = findings_markdown(suite_findings(suite_path, table, summary, directions))
+    text = damage_note(suite_path) + markdown(table.assign(samples=pictures), summary, directions, found)
     text += leaderboard_section(suite_path, table, directions, primary_metric(table, directions))
-    write_atomic(suite_path / "leaderboard.csv", table.to_csv(index=False).encode())
-    write_atomic(suite_path / "leaderboard_summary.csv", summary.to_csv(index=False).encode())
+    write_atomic(suite_path / "leaderboard.csv", csv_bytes(table))  # ids prefixed: never read as numbers
+    write_atomic(suite_path / "leaderboard_summary.csv", csv_bytes(summary))
     write_atomic(suite_path / "leaderboard.md", text.encode())
     write_published(suite_path, table)
     return table, summary, text
+
+
+def suite_findings(
+    suite_path: Path, table: pd.DataFrame, summary: pd.DataFrame, directions: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Per data set, what the comparison found (`findings.dataset_findings`), from the store."""
+    primary = primary_metric(table, directions)
+    if primary is None:
+        return dataset_findings(table, summary, {}, pd.DataFrame(), None, "max")
+    traj, modes = load_trajectories(suite_path)
+    indicators = indicators_table(table, traj, modes, primary, directions[primary])
+    matrices = significance(table, primary)
+    return dataset_findings(table, summary, matrices, indicators, primary, directions[primary])

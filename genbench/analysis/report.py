@@ -1,14 +1,9 @@
-"""`genbench report`: a suite's settings, leaderboard with CIs, significance, stability, anytime
-curves, diagnostics and final samples, as report.md, a self-contained report.html and tables.tex,
-from the store alone."""
+"""`genbench report`: what the comparison found, the leaderboard with CIs, settings, significance,
+stability, anytime curves, diagnostics and final samples, as report.md, a self-contained
+report.html and tables.tex, from the store alone."""
 
 from __future__ import annotations
 
-import base64
-import html
-import math
-import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,28 +12,24 @@ import pandas as pd
 from genbench.analysis import stats
 from genbench.analysis import verdicts as reference
 from genbench.analysis.figures import suite as figures
-from genbench.analysis.leaderboard import (
-    damage_note,
-    label,
-    primary_metric,
-    runs_table,
-    significance,
-    summary_table,
-)
+from genbench.analysis.figures import variant_styles
+from genbench.analysis.findings import dataset_findings
+from genbench.analysis.leaderboard import damage_note, primary_metric, runs_table, significance, summary_table
+from genbench.analysis.render import FILES_DIR, to_html, to_latex, to_markdown
+from genbench.analysis.settings import settings_blocks
 from genbench.analysis.tuning import add_report_section
-from genbench.numerics import code_label
 from genbench.store.atomic import write_atomic
 from genbench.store.result import Status
 from genbench.store.runs import load_runs, read_manifest, run_dir
 
-FILES_DIR = "report_files"  # the PNGs report.md links to, next to it
 STATUSES = [s.value for s in Status]
+__all__ = ["FILES_DIR", "Report", "build_report", "to_html", "to_latex", "to_markdown", "write_report"]
 
 
 @dataclass
 class Report:
-    """The report as blocks: ("h", level, text), ("p", text), ("pre", text), ("table", caption,
-    frame), ("img", file name, caption); plus the PNGs by file name."""
+    """The report as blocks: ("h", level, text), ("p", text), ("ul", [(name, text)]), ("pre",
+    text), ("table", caption, frame), ("img", file name, caption); plus the PNGs by file name."""
 
     blocks: list[tuple] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)
@@ -53,7 +44,7 @@ class Report:
 
 
 def _fmt(v, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or (isinstance(v, float) and pd.isna(v)):
         return "–"
     return f"{v:.{digits}g}" if isinstance(v, float) else str(v)
 
@@ -63,52 +54,25 @@ def _ci(lo: float, hi: float) -> str:
 
 
 def _with_ci(mean: float, lo: float, hi: float) -> str:
-    return "–" if pd.isna(mean) else f"{mean:.4g} {_ci(lo, hi)}"
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.4g}" if pd.isna(lo) else f"{mean:.4g} {_ci(lo, hi)}"  # no CI from one value
 
 
-def _settings(suite_path: Path, runs: list[dict], directions: dict[str, str]) -> list[tuple]:
-    """Blocks describing the suite's protocol: data, models, seeds, budget, metrics, versions."""
-    specs = [r["spec"] for r in runs]
-    first = specs[0]
-    protocols = [r["result"].protocol for r in runs if r["result"] and r["result"].protocol is not None]
-    proto = protocols[0] if protocols else {}
-    datasets = dict.fromkeys(f"{s['dataset']} {s['dataset_params']}" for s in specs)
-    models = dict.fromkeys(f"{label(s['model'], s['variant'])}: {s['hparams']}" for s in specs)
-    rows = [
-        ("runs", f"{len(specs)} ({len(models)} model variants × {len(datasets)} datasets × seeds)"),
-        ("seeds", ", ".join(str(s) for s in sorted({s["seed"] for s in specs}))),
-        ("budget", ", ".join(f"{k} {v}" for k, v in first["budget"].items() if v is not None)),
-        ("evaluation", f"at step 0, every {first['eval'].get('every')} steps and at the end"),
-        ("metrics", ", ".join(f"{m} ({'↑' if d == 'max' else '↓'})" for m, d in directions.items())),
-        ("samples per evaluation", str(proto.get("samples", first["eval"].get("samples")))),
-        ("evaluation data", str(proto.get("split", "–"))),
-        ("evaluation seeding", str(proto.get("eval_seed", "–"))),
-        ("versions", ", ".join(f"{k} {proto[k]}" for k in ("genbench", "torch", "python") if k in proto)),
-        ("code", "; ".join(dict.fromkeys(code_label(p) for p in protocols)) or "–"),
-        (
-            "hardware",
-            "not recorded per run; this report was written on "
-            f"{platform.machine()} {platform.system()} with {os.cpu_count()} CPUs",
-        ),
-    ]
-    blocks = [("table", "Settings", pd.DataFrame(rows, columns=["setting", "value"]))]
-    blocks.append(("p", "Datasets: " + "; ".join(datasets) + "."))
-    blocks.append(("p", "Model variants: " + "; ".join(models) + "."))
-    source = Path(read_manifest(suite_path).get("source", ""))
-    if source.is_file():
-        blocks.append(("pre", f"# {source}\n" + source.read_text()))
-    return blocks
+def _rank_text(rank: float, note: str) -> str:
+    """A rank as shown: the number, or in words why there is none."""
+    return note if isinstance(note, str) and note else "not ranked" if pd.isna(rank) else f"{rank:.0f}"
 
 
 def leaderboard_frame(summary: pd.DataFrame, directions: dict[str, str], primary: str) -> pd.DataFrame:
-    """The summary as a shown table: variant, rank, seeds; primary metric mean ± std, CI, median
-    and range; the other metrics' mean and CI."""
+    """The summary as a shown table: data set, variant, rank, seeds; primary metric mean ± std,
+    CI, median and range; the other metrics' mean and CI. Sorted by data set, then rank."""
     rows = []
     for r in summary[summary["protocol"].notna()].to_dict("records"):  # not pending/failed-only rows
         row = {
             "dataset": r["dataset"],
-            "variant": label(r["model"], r["variant"]),
-            "rank": _fmt(r.get("rank"), 3),
+            "variant": r["label"],
+            "rank": _rank_text(r.get("rank", float("nan")), r.get("rank_note", "")),
             "ok/seeds": f"{r['ok']}/{r['seeds']}",
         }
         p = primary
@@ -130,8 +94,7 @@ def stability_frame(stability: pd.DataFrame) -> pd.DataFrame:
     """The stability table as shown: rates in percent, medians rounded."""
     if stability.empty:
         return stability
-    shown = pd.DataFrame({"dataset": stability["dataset"]})
-    shown["variant"] = [label(m, v) for m, v in zip(stability["model"], stability["variant"], strict=True)]
+    shown = pd.DataFrame({"dataset": stability["dataset"], "variant": stability["label"]})
     shown["runs"] = stability["runs"]
     for col in ("diverged_rate", "collapsed_rate", "reached_rate"):
         shown[col.replace("_rate", " %")] = [_fmt(100 * v, 3) for v in stability[col]]
@@ -144,68 +107,90 @@ def _median_run(table: pd.DataFrame, metric: str) -> dict[tuple, str]:
     """Per (dataset, variant label): the ok run whose final metric is the median (lower middle)."""
     out = {}
     ok = table[table["status"] == "ok"].dropna(subset=[metric])
-    for (dataset, model, variant), g in ok.groupby(["dataset", "model", "variant"], sort=False, dropna=False):
+    for (dataset, lab), g in ok.groupby(["dataset", "label"], sort=False):
         g = g.sort_values([metric, "seed"])
-        out[(dataset, label(model, variant))] = g.iloc[(len(g) - 1) // 2]["run_id"]
+        out[(dataset, lab)] = g.iloc[(len(g) - 1) // 2]["run_id"]
     return out
 
 
 def build_report(suite_path: Path, target: float | None = None) -> Report:
     """Assemble the report of the suite stored at `suite_path` (target: the suite file's unless given)."""
     suite_path = Path(suite_path)
-    target = read_manifest(suite_path).get("target") if target is None else target
+    manifest = read_manifest(suite_path)
+    target = manifest.get("target") if target is None else target
     runs = load_runs(suite_path)
     table, directions = runs_table(suite_path)
     table = table.assign(**{m: float("nan") for m in directions if m not in table})  # none finished yet
     primary = primary_metric(table, directions) or next(iter(directions))
     traj, modes = stats.load_trajectories(suite_path)
+    summary = summary_table(table, directions)
+    indicators = stats.indicators_table(table, traj, modes, primary, directions[primary], target)
+    styles = variant_styles(table["label"])  # one style per variant in every figure
     rep = Report()
     rep.add("h", 1, f"genbench report: {suite_path.name}")
     counts = table["status"].value_counts()
     rep.add("p", "Runs: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts) + ".")
     if note := damage_note(suite_path):  # files moved aside by genbench.store.reading
         rep.add("p", note.strip())
+    matrices = significance(table, primary) if table[primary].notna().any() else {}
+    found = dataset_findings(table, summary, matrices, indicators, primary, directions[primary])
+    rep.add("h", 2, "What the comparison found")
+    rep.add("ul", found)
+    _leaderboard_section(rep, suite_path, table, summary, directions, primary)
     rep.add("h", 2, "Settings and protocol")
-    rep.blocks += _settings(suite_path, runs, directions)
-    _leaderboard_section(rep, suite_path, table, directions, primary)
-    _significance_section(rep, table, primary)
-    indicators = stats.indicators_table(table, traj, modes, primary, directions[primary], target)
-    _stability_section(rep, indicators, primary, target)
+    rep.blocks += settings_blocks(runs, manifest.get("labels", {}), directions)
+    _significance_section(rep, matrices, summary, primary)
+    _stability_section(rep, indicators, summary, primary, target)
     if len(traj):
-        _curves_section(rep, suite_path, table, traj, directions)
+        _curves_section(rep, manifest, table, traj, directions, styles)
     add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
     _samples_section(rep, suite_path, table, primary)
+    _suite_file(rep, manifest)
     return rep
 
 
-def _leaderboard_section(rep: Report, suite_path: Path, table, directions: dict, primary: str) -> None:
+def _leaderboard_section(
+    rep: Report, suite_path: Path, table, summary, directions: dict, primary: str
+) -> None:
     direction = directions[primary]
     rep.add("h", 2, "Leaderboard")
     rep.add(
         "p",
-        f"Over seeds, per model variant and dataset; primary metric {primary} "
-        f"({'higher' if direction == 'max' else 'lower'} is better). 95% CI: bootstrap (BCa) interval "
-        "of the mean over seeds (too narrow with few seeds). Rank: variants whose difference from the "
-        "best-placed variant of their group is not significant (Holm-adjusted Mann–Whitney p ≥ "
-        f"{stats.ALPHA}) share its rank. Diverged runs have no final metrics (see the stability table).",
+        f"Over seeds, per model variant and data set (data sets in the suite's order, then by rank); "
+        f"primary metric {primary} ({'higher' if direction == 'max' else 'lower'} is better). 95% CI: "
+        "bootstrap (BCa) interval of the mean over seeds (too narrow with few seeds). Rank: variants "
+        "whose difference from the best-placed variant of their group is not significant "
+        f"(Holm-adjusted Mann–Whitney p ≥ {stats.ALPHA}) share its rank; where the seeds are too few "
+        "for any test to reach that level the rank says so. Diverged runs have no final metrics "
+        "(see the stability table).",
     )
-    summary = summary_table(table, directions)
     rep.add("table", "Leaderboard", leaderboard_frame(summary, directions, primary))
     rep.blocks += reference.report_blocks(suite_path, table)
 
 
-def _significance_section(rep: Report, table, primary: str) -> None:
+def _rank_order(summary: pd.DataFrame) -> dict[tuple, int]:
+    """Position of each (dataset, label) in the leaderboard's order (data set, then rank)."""
+    return {(d, lab): i for i, (d, lab) in enumerate(zip(summary["dataset"], summary["label"], strict=True))}
+
+
+def _significance_section(rep: Report, matrices: dict, summary: pd.DataFrame, primary: str) -> None:
     rep.add("h", 2, "Significance")
-    rep.add("p", f"Two-sided Mann–Whitney U tests on the final {primary} over seeds, Holm-adjusted p-values.")
-    matrices = significance(table, primary)
+    rep.add(
+        "p",
+        f"Two-sided Mann–Whitney U tests on the final {primary} over seeds (exact for small samples), "
+        f"Holm-adjusted p-values; * marks p < {stats.ALPHA}. Rows and columns in leaderboard order.",
+    )
+    order = _rank_order(summary)
     for (dataset, proto), matrix in matrices.items():
+        labels = sorted(matrix.index, key=lambda k: order.get((dataset, k), len(order)))
+        matrix = matrix.loc[labels, labels]
         shown = matrix.map(lambda p: "" if pd.isna(p) else f"{p:.3g}" + (" *" if p < stats.ALPHA else ""))
         several = sum(d == dataset for d, _ in matrices) > 1
         rep.add("h", 3, f"{dataset} (protocol {proto})" if several else dataset)
         rep.add("table", f"Significance, {dataset}", shown.reset_index(names="variant"))
 
 
-def _stability_section(rep: Report, indicators, primary: str, target: float | None) -> None:
+def _stability_section(rep: Report, indicators, summary, primary: str, target: float | None) -> None:
     rep.add("h", 2, "Stability")
     rep.add(
         "p",
@@ -218,18 +203,24 @@ def _stability_section(rep: Report, indicators, primary: str, target: float | No
         "over the runs that reached it.",
     )
     stability = stats.stability_table(indicators)
-    stability = stability.sort_values("dataset", kind="stable") if len(stability) else stability
+    if len(stability):
+        order = _rank_order(summary)
+        datasets = list(dict.fromkeys(summary["dataset"]))
+        key = [
+            (datasets.index(d) if d in datasets else len(datasets), order.get((d, lab), len(order)))
+            for d, lab in zip(stability["dataset"], stability["label"], strict=True)
+        ]
+        stability = stability.iloc[sorted(range(len(key)), key=key.__getitem__)]
     rep.add("table", "Stability", stability_frame(stability))
 
 
-def _curves_section(rep: Report, suite_path: Path, table, traj, directions: dict) -> None:
+def _curves_section(rep: Report, manifest: dict, table, traj, directions: dict, styles: dict) -> None:
     """Anytime curves of every metric and the diagnostics the suite's families declare."""
-    traj = traj.merge(table[["run_id", "model", "variant", "dataset"]], on="run_id")
-    traj["label"] = [label(m, v) for m, v in zip(traj["model"], traj["variant"], strict=True)]
+    traj = traj.merge(table[["run_id", "label", "dataset"]], on="run_id")
     rep.add("h", 2, "Anytime curves")
     rep.add("p", "Median over seeds (line) and interquartile range (band), against steps and seconds.")
     for m, d in directions.items():
-        png = figures.anytime_png(traj, m, "↑" if d == "max" else "↓")
+        png = figures.anytime_png(traj, m, "↑" if d == "max" else "↓", styles)
         rep.image(f"anytime_{m}.png", png, f"{m} against steps and training seconds")
     rep.add("h", 2, "Diagnostics (section 13.3.5)")
     rep.add(
@@ -239,13 +230,13 @@ def _curves_section(rep: Report, suite_path: Path, table, traj, directions: dict
         "discriminator drives D(G(z)) → 0 and the generator's gradient vanishes (13.42); the "
         "non-saturating loss (13.33) keeps it.",
     )
-    declared = read_manifest(suite_path).get("diagnostics", {})  # the families' registry entries
+    declared = manifest.get("diagnostics", {})  # the families' registry entries
     logged = [c for c in declared if c in traj and traj[c].notna().any()]
     if logged:
         rows = [(c, declared[c]["title"], declared[c].get("equation") or "–") for c in logged]
         rep.add("table", "Diagnostics logged", pd.DataFrame(rows, columns=["column", "shows", "equation"]))
     for dataset in dict.fromkeys(traj["dataset"]):
-        png = figures.diagnostics_png(traj, dataset, declared)
+        png = figures.diagnostics_png(traj, dataset, declared, styles)
         rep.image(f"diagnostics_{_slug(dataset)}.png", png, dataset)
 
 
@@ -261,103 +252,16 @@ def _samples_section(rep: Report, suite_path: Path, table, primary: str) -> None
         )
 
 
+def _suite_file(rep: Report, manifest: dict) -> None:
+    """The suite file as it was run, at the end of the report."""
+    source = Path(manifest.get("source", ""))
+    if source.is_file():
+        rep.add("h", 2, "Suite file")
+        rep.add("pre", f"# {source}\n" + source.read_text())
+
+
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
-# ------------------------------------------------------------------------------- renderers
-
-
-def to_markdown(rep: Report) -> str:
-    """The report as Markdown, images linked from report_files/."""
-    out = []
-    for kind, *rest in rep.blocks:
-        if kind == "h":
-            out.append("#" * rest[0] + " " + rest[1])
-        elif kind == "p":
-            out.append(rest[0])
-        elif kind == "pre":
-            out.append("```yaml\n" + rest[0].rstrip() + "\n```")
-        elif kind == "table":
-            frame = rest[1]
-            out.append("(none)" if frame.empty else frame.to_markdown(index=False))
-        elif kind == "img":
-            out.append(f"![{rest[1]}]({FILES_DIR}/{rest[0]})")
-    return "\n\n".join(out) + "\n"
-
-
-CSS = (
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:13px}"
-    "th,td{border:1px solid #ccc;padding:3px 7px;text-align:left}th{background:#f3f3f3}"
-    "img{max-width:100%;display:block;margin:1em 0}pre{background:#f6f6f6;padding:1em;overflow-x:auto}"
-)
-# sets data-images on <body> to "loaded/total" once every image has decoded (checked by the tests)
-SCRIPT = (
-    "window.addEventListener('load',function(){var a=Array.prototype.slice.call(document.images);"
-    "var n=a.filter(function(i){return i.complete&&i.naturalWidth>0;}).length;"
-    "document.body.setAttribute('data-images',n+'/'+a.length);});"
-)
-
-
-def to_html(rep: Report) -> str:
-    """The report as one HTML file: inline CSS and script, PNGs embedded as base64 data URIs."""
-    out = []
-    for i, (kind, *rest) in enumerate(rep.blocks):
-        if kind == "h":
-            out.append(f"<h{rest[0]}>{html.escape(rest[1])}</h{rest[0]}>")
-        elif kind == "p":
-            out.append(f"<p>{html.escape(rest[0])}</p>")
-        elif kind == "pre":
-            out.append(f"<pre>{html.escape(rest[0])}</pre>")
-        elif kind == "table":
-            frame = rest[1]
-            body = "<p>(none)</p>" if frame.empty else frame.to_html(index=False, na_rep="–", border=0)
-            out.append(
-                f'<div class="table" id="table-{i}" data-caption="{html.escape(rest[0])}">{body}</div>'
-            )
-        elif kind == "img":
-            data = base64.b64encode(rep.images[rest[0]]).decode()
-            out.append(f'<img alt="{html.escape(rest[1])}" src="data:image/png;base64,{data}">')
-    title = html.escape(rep.blocks[0][2]) if rep.blocks else "genbench report"
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
-        f"<style>{CSS}</style><script>{SCRIPT}</script></head>\n<body>\n"
-        + "\n".join(out)
-        + "\n</body></html>\n"
-    )
-
-
-def _tex_escape(text: str) -> str:
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
-    table |= {"{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-    text = "".join(table.get(c, c) for c in str(text))
-    for plain, tex in {
-        "±": r"$\pm$",
-        "↑": r"$\uparrow$",
-        "↓": r"$\downarrow$",
-        "–": "--",
-        "≥": r"$\geq$",
-    }.items():
-        text = text.replace(plain, tex)
-    return text
-
-
-def to_latex(rep: Report) -> str:
-    """The report's tables as LaTeX booktabs tables (needs \\usepackage{booktabs})."""
-    parts = ["% genbench report tables; needs \\usepackage{booktabs}\n"]
-    for kind, *rest in rep.blocks:
-        if kind != "table" or rest[1].empty:
-            continue
-        frame = rest[1].astype(str).map(_tex_escape)
-        frame.columns = [_tex_escape(c) for c in frame.columns]
-        body = frame.to_latex(index=False, escape=False, column_format="l" * frame.shape[1])
-        parts.append(
-            "\\begin{table}[ht]\n\\centering\n\\small\n"
-            + body
-            + f"\\caption{{{_tex_escape(rest[0])}}}\n\\end{{table}}\n"
-        )
-    return "\n".join(parts)
 
 
 def write_report(suite_path: Path, target: float | None = None) -> dict[str, Path]:

@@ -25,8 +25,9 @@ from genbench.store.runs import read_trajectory as store_trajectory
 
 CONFIDENCE = 0.95
 ALPHA = 0.05  # significance level of the pairwise tests, after Holm's correction
+EXACT_SPLITS = 20_000  # Mann-Whitney is exact up to this many splits of the pooled values (9 + 8)
 LAST_FRACTION = 0.25  # oscillation is measured over the last quarter of the evaluations
-IDENTITY = ["run_id", "model", "variant", "dataset", "seed", "status", "protocol"]
+IDENTITY = ["run_id", "model", "variant", "label", "dataset", "seed", "status", "protocol"]
 
 
 # ----------------------------------------------------------------------------- seed statistics
@@ -72,14 +73,48 @@ def describe(values: Sequence[float], n_resamples: int = 2000) -> dict[str, floa
 
 
 def mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p-value of the Mann-Whitney U test of a against b (NaN if either is empty)."""
+    """Two-sided p-value of the Mann-Whitney U test of a against b (NaN if either is empty): exact
+    (every split of the pooled values, ties as mid-ranks) up to EXACT_SPLITS splits, else scipy's
+    asymptotic one (whose p-values with ties can fall below the exact test's smallest)."""
     a = [v for v in a if np.isfinite(v)]
     b = [v for v in b if np.isfinite(v)]
     if not a or not b:
         return math.nan
     if len(set(a) | set(b)) == 1:
         return 1.0  # all values tied: no evidence of a difference (scipy would return NaN)
+    if math.comb(len(a) + len(b), len(a)) <= EXACT_SPLITS:
+        return _exact_mann_whitney(a, b)
     return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
+
+
+def _exact_mann_whitney(a: list[float], b: list[float]) -> float:
+    """The exact two-sided p-value: twice the smaller tail of U over every split of the pooled
+    ranks into groups of len(a) and len(b), capped at 1."""
+    ranks = stats.rankdata(a + b)  # mid-ranks for ties
+    n1 = len(a)
+    splits = np.array(list(itertools.combinations(range(len(ranks)), n1)))
+    u_all = ranks[splits].sum(axis=1) - n1 * (n1 + 1) / 2
+    u = ranks[:n1].sum() - n1 * (n1 + 1) / 2
+    tail = min(np.mean(u_all <= u + 1e-9), np.mean(u_all >= u - 1e-9))
+    return float(min(1.0, 2 * tail))
+
+
+def smallest_p(n1: int, n2: int) -> float:
+    """The smallest two-sided p-value the exact Mann-Whitney test can give with n1 and n2 values
+    (every value of one group beyond every value of the other): 2 / C(n1 + n2, n1), at most 1."""
+    if n1 < 1 or n2 < 1:
+        return 1.0
+    return min(1.0, 2 / math.comb(n1 + n2, n1))
+
+
+def smallest_adjusted_p(sizes: Sequence[int]) -> float:
+    """The smallest Holm-adjusted p-value the pairwise tests between groups of these sizes can
+    give: the number of pairs times the smallest p of any pair (Holm's first step), at most 1."""
+    sizes = [n for n in sizes if n > 0]
+    pairs = list(itertools.combinations(sizes, 2))
+    if not pairs:
+        return 1.0
+    return min(1.0, len(pairs) * min(smallest_p(x, y) for x, y in pairs))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -103,6 +138,23 @@ def pairwise_tests(samples: dict[str, Sequence[float]]) -> pd.DataFrame:
     for (a, b), p in zip(pairs, adjusted, strict=True):
         matrix.loc[a, b] = matrix.loc[b, a] = p
     return matrix
+
+
+def no_power(sizes: Sequence[int], alpha: float = ALPHA) -> str:
+    """Why no pairwise test between groups of these sizes can reject at `alpha`, in words ('' when
+    one can, or with fewer than two groups): its smallest achievable (Holm-adjusted) p-value."""
+    sizes = [n for n in sizes if n > 0]
+    pairs = list(itertools.combinations(sizes, 2))
+    if not pairs or smallest_adjusted_p(sizes) <= alpha:
+        return ""
+    seeds = f"{min(sizes)}" if min(sizes) == max(sizes) else f"{min(sizes)}–{max(sizes)}"
+    per_test = min(smallest_p(x, y) for x, y in pairs)
+    if per_test > alpha:
+        return f"{seeds} seeds: smallest possible p {per_test:.2g} > {alpha}"
+    adjusted = smallest_adjusted_p(sizes)
+    return (
+        f"{seeds} seeds, {len(pairs)} comparisons: smallest possible Holm-adjusted p {adjusted:.2g} > {alpha}"
+    )
 
 
 def tied_ranks(
@@ -276,7 +328,8 @@ def stability_table(indicators: pd.DataFrame) -> pd.DataFrame:
     oscillation, best-minus-final gap and time to target (over the runs that reached it)."""
     if indicators.empty:
         return pd.DataFrame()
-    grouped = indicators.groupby(["model", "variant", "dataset"], sort=False, dropna=False)
+    keys = ["model", "variant"] + (["label"] if "label" in indicators else []) + ["dataset"]
+    grouped = indicators.groupby(keys, sort=False, dropna=False)
     return grouped.agg(
         runs=("run_id", "count"),
         diverged_rate=("diverged", "mean"),

@@ -11,10 +11,66 @@ from rich.console import Console
 from genbench.driver.lock import SuiteLocked
 from genbench.driver.preflight import PreflightError
 from genbench.driver.stopping import StorageFull
+from genbench.numerics import NUMERICS_VERSION, __version__
 from genbench.suite.config import EXIT_INTERRUPTED, SuiteError
 
-EXIT_FAILURE = 1  # the store could not be written (full disk, read-only, quota)
+EXIT_FAILURE = 1  # a run failed, or the store could not be written (full disk, read-only, quota)
 EXIT_BAD_INPUT = 2
+
+DESCRIPTION = """\
+Train and compare deep generative models (GAN, WGAN, VAE, ...) under equal budgets.
+
+A suite file (YAML) names the models, data sets, metrics, seeds and the budget of each run;
+`genbench run` trains every combination as Ray workers and writes one folder per run, a
+leaderboard and a report under results/<suite>/."""
+
+EPILOG = """\
+examples:
+  genbench run suites/quickstart.yaml   train a suite (run it again to resume after a stop)
+  genbench report results/quickstart    rebuild its report from the stored runs
+  genbench list gan                     a model family's parameters and their defaults
+
+exit codes: 0 every run ended ok or diverged; 1 a run failed, or the results could not be
+written; 2 bad input (the message names the file, key and line); 130, 143, 129 interrupted
+by SIGINT (Ctrl-C), SIGTERM, SIGHUP."""
+
+# name: (one-line help in `genbench --help`, the description `genbench NAME --help` starts with)
+COMMANDS = {
+    "run": (
+        "train and evaluate every run of a suite file",
+        "Train every run of the suite file (each model entry x data set x hyper-parameter value x seed) that "
+        "is not finished yet, resuming stopped runs from their checkpoints, and write "
+        "results/<suite>/: a folder per run, leaderboard.csv and .md, report.html. Exit code 0 when "
+        "every run ended ok or diverged; 1 when a run failed (the last line names the result.json "
+        "files that hold the tracebacks); 2 for an invalid suite file; 130 after Ctrl-C.",
+    ),
+    "validate": (
+        "check a suite file without training anything",
+        "Check every key of the suite file against the schemas and print how many runs it expands to; a "
+        "problem is printed with file, key and line (exit code 2). The suite's plugins are "
+        "imported, which runs their code.",
+    ),
+    "list": (
+        "show the models, data sets and metrics, with their parameters and defaults",
+        "Show the registered model families, data sets and metrics (the built-in ones, installed "
+        "plugins, and with --suite that file's plugins), each parameter with its default.",
+    ),
+    "leaderboard": (
+        "rebuild and print a suite's leaderboard from its stored runs",
+        "Recompute leaderboard.csv, leaderboard_summary.csv and leaderboard.md of results_dir from "
+        "the stored runs and print the leaderboard; nothing is trained.",
+    ),
+    "report": (
+        "write a suite's report: HTML, Markdown and LaTeX tables",
+        "Write report.html, report.md and tables.tex (figures in report_files/) of results_dir from "
+        "the stored runs; nothing is trained.",
+    ),
+    "prepare": (
+        "download MNIST or Fashion-MNIST and train its feature classifier once",
+        "Download the data set if it is missing and train the small classifier whose features the "
+        "mode metrics of that data set use; it is cached and every later run reuses it.",
+    ),
+}
 
 
 def _positive_int(text: str) -> int:
@@ -28,7 +84,14 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     from genbench.driver.suite_run import run_suite  # on first use: the CLI starts fast
 
     return run_suite(
-        Path(args.suite), Path(args.results), console, args.address, args.serial, args.fresh, args.workers
+        Path(args.suite),
+        Path(args.results),
+        console,
+        args.address,
+        args.serial,
+        args.fresh,
+        args.workers,
+        verbose=args.verbose,
     )
 
 
@@ -53,7 +116,7 @@ def _cmd_list(args: argparse.Namespace, console: Console) -> int:
         load_for_suite_file(Path(args.suite))
     else:
         entry_point_plugins()
-    console.print(describe_registries(), highlight=False, markup=False, soft_wrap=True)
+    console.print(describe_registries(args.names), highlight=False, markup=False, soft_wrap=True)
     return 0
 
 
@@ -114,11 +177,20 @@ def _cmd_prepare(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the `genbench` command."""
-    parser = argparse.ArgumentParser(prog="genbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="train and evaluate every run of a suite file")
+def _version() -> str:
+    """What `genbench --version` prints: the package and numerics versions."""
+    return f"genbench {__version__} (numerics version {NUMERICS_VERSION})"
+
+
+def _command(sub, name: str) -> argparse.ArgumentParser:
+    """The subcommand `name`'s parser, with its help line and description from COMMANDS."""
+    summary, description = COMMANDS[name]
+    return sub.add_parser(name, help=summary, description=description)
+
+
+def _add_run(sub) -> None:
+    """The `run` subcommand and its options."""
+    run = _command(sub, "run")
     run.add_argument("suite", help="the suite file (YAML)")
     run.add_argument("--results", default="results", help="results root (default: results)")
     run.add_argument(
@@ -142,17 +214,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start over: move earlier results to <suite>.old-<timestamp>/ (nothing is deleted)",
     )
-    run.set_defaults(fn=_cmd_run)
-    validate = sub.add_parser(
-        "validate",
-        help="check a suite file without running it (this imports the suite's plugins: runs their code)",
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print what the runs print (e.g. print() in a plugin's code), above the progress",
     )
-    validate.add_argument("suite")
+    run.set_defaults(fn=_cmd_run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `genbench` command."""
+    parser = argparse.ArgumentParser(
+        prog="genbench",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=lambda prog: argparse.RawTextHelpFormatter(prog, max_help_position=30),
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+    _add_run(sub)
+    validate = _command(sub, "validate")
+    validate.add_argument("suite", help="the suite file (YAML)")
     validate.set_defaults(fn=_cmd_validate)
-    listing = sub.add_parser("list", help="show the models, datasets and metrics, with defaults")
+    listing = _command(sub, "list")
+    listing.add_argument(
+        "names", nargs="*", help="only these: a model, data set or metric (e.g. gan), or a section (models)"
+    )
     listing.add_argument("--suite", default=None, help="also the plugins this suite file names")
     listing.set_defaults(fn=_cmd_list)
-    board = sub.add_parser("leaderboard", help="rebuild and print a suite's leaderboard")
+    board = _command(sub, "leaderboard")
     board.add_argument("results_dir", help="a suite's results directory, e.g. results/quickstart")
     board.add_argument(
         "--all",
@@ -160,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every stored run, also those of earlier versions of the suite file (files unchanged)",
     )
     board.set_defaults(fn=_cmd_leaderboard)
-    report = sub.add_parser("report", help="write report.md, report.html and tables.tex of a suite")
+    report = _command(sub, "report")
     report.add_argument("results_dir", help="a suite's results directory, e.g. results/stability")
     report.add_argument(
         "--target",
@@ -169,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="value of the primary metric for time-to-target (default: modes >= half the modes)",
     )
     report.set_defaults(fn=_cmd_report)
-    prepare = sub.add_parser("prepare", help="train and cache the feature classifier of a data set")
+    prepare = _command(sub, "prepare")
     prepare.add_argument("dataset", choices=["mnist", "fashion_mnist"], help="the data set")
     prepare.add_argument("--data-dir", default=None, help="data root (default: $GENBENCH_DATA or ~/.cache)")
     prepare.set_defaults(fn=_cmd_prepare)

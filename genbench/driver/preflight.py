@@ -1,6 +1,7 @@
 """Checks before anything is trained or written: the results directory, disk space, the data sets
 (and what metrics derive from them: the MNIST classifier, reference features), and whether the
-suite's per-run resources fit the Ray cluster. Each failure is a PreflightError (exit code 2)."""
+suite's per-run resources fit the Ray cluster, and that its trackers (MLflow) can be reached. Each
+failure is a PreflightError (exit code 2)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from genbench.registry import DATASETS, METRICS, PrepareError
 from genbench.store import runs as store
 from genbench.suite import plugins
 from genbench.suite.config import Resources, RunSpec, Suite
+from genbench.worker.trackers import TrackerUnreachable, check_reachable
 
 MIN_FREE_BYTES = 64 * 2**20  # room for the leaderboard and the manifest
 BYTES_PER_RUN = 2 * 2**20  # a run's spec, trajectory, result and plot, with room to spare
@@ -130,22 +132,28 @@ def preflight(
     address: str | None,
     serial: bool,
     fresh: bool = False,
+    verbose: bool = False,
 ) -> dict[str, float]:
     """Run every check before `genbench run` writes or trains anything; raise PreflightError.
 
     Joins (or starts) Ray only when runs are left to do (all of them with `fresh`) and the suite
-    does not run --serial. Returns the seconds some steps took (`ray_start_s`, `preflight_s`).
+    does not run --serial (printing its workers' output when `verbose`). Returns the seconds
+    some steps took (`ray_start_s`, `preflight_s`).
     """
     started = time.perf_counter()
     timing = {"ray_start_s": 0.0}
     suite_path = check_results_root(results_root, suite.name, len(specs))
     todo = specs if fresh else [s for s in specs if not store.finished_result(suite_path, s.run_id)]
+    try:
+        check_reachable(suite.trackers if todo else [], suite.name)  # before any run starts logging
+    except TrackerUnreachable as exc:
+        raise PreflightError(str(exc)) from None
     prepare_metrics(todo, check_data(todo))
     if serial or not todo:
         return {**timing, "preflight_s": time.perf_counter() - started}
     try:
         files = plugins.ray_py_modules([p for spec in specs for p in spec.plugins])
-        timing["ray_start_s"] = runner.start_ray(address, files)
+        timing["ray_start_s"] = runner.start_ray(address, files, verbose)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None

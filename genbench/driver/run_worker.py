@@ -54,8 +54,11 @@ class RunWorker:
         try:
             return training.train(spec, self.device, self._set_progress, checkpoint_path, self._stop, until)
         except Exception as exc:  # a failing run is recorded; the suite goes on
-            if is_storage_error(exc):  # its last good checkpoint stays: the next run resumes from it
-                return RunResult.interrupted(checkpoint_unwritable(checkpoint_path, exc))
+            cause = exc.__cause__ if isinstance(exc, training.RunFailed) else exc
+            if is_storage_error(cause):  # its last good checkpoint stays: the next run resumes from it
+                return RunResult.interrupted(checkpoint_unwritable(checkpoint_path, cause))
+            if isinstance(exc, training.RunFailed):  # its step and trajectory up to the failure
+                return exc.partial
             return RunResult.failed(f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
     def run_group(self, specs: list[RunSpec]) -> list[RunResult]:

@@ -18,6 +18,7 @@ differ only in their seed, trained together as one batched model (genbench/worke
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import threading
@@ -35,6 +36,8 @@ ProgressFn = Callable[[RunSpec, dict], None]
 CheckpointFn = Callable[[RunSpec], str | None]  # where a run keeps its checkpoint (absolute path)
 POLL_S = 0.5
 STOP_GRACE_S = 60.0  # how long a stop request waits for running runs to checkpoint
+TOKEN_NOTICE = "Token authentication is enabled for this Ray cluster"  # Ray logs it at every start
+TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"  # the logger it comes from
 
 
 def run_serial(
@@ -76,11 +79,16 @@ def jobs(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
     return [tuple(job) for job in out]
 
 
-def start_ray(address: str | None, py_modules: list[str] | None = None) -> float:
+def _no_token_notice(record: logging.LogRecord) -> bool:
+    """Whether to keep a log record: all but Ray's notice that token authentication is on."""
+    return not record.getMessage().startswith(TOKEN_NOTICE)
+
+
+def start_ray(address: str | None, py_modules: list[str] | None = None, verbose: bool = False) -> float:
     """Join the cluster at `address` (or RAY_ADDRESS), or start a local instance sized to this
     machine (with an authentication token of its own, kept in the environment, never on disk,
-    and every service listening on 127.0.0.1 only); the dashboard stays off and worker output
-    stays out of the progress display. A cluster given by `address` is left as it was started.
+    and every service listening on 127.0.0.1 only); the dashboard stays off; worker output is
+    printed only when `verbose`. A cluster given by `address` is left as it was started.
     `py_modules` (plugin files) are shipped to every worker of the job: Ray uploads them and puts
     each worker's copy on its import path (a job-level runtime_env, the only level at which Ray
     takes local paths). Returns the seconds it took (0 when this process is already connected:
@@ -95,13 +103,15 @@ def start_ray(address: str | None, py_modules: list[str] | None = None) -> float
         # a token of this instance alone, given to its processes through the environment: Ray would
         # otherwise write one to ~/.ray/auth_token, outside anything genbench owns
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    if "RAY_AUTH_TOKEN" in os.environ:  # the token is the user's or genbench's own: no notice of it
+        logging.getLogger(TOKEN_LOGGER).addFilter(_no_token_notice)
     with _loopback_only(address is None):
         ray.init(
             runtime_env={"py_modules": py_modules} if py_modules else None,
             address=address or "local",  # never join another cluster on this machine by accident
             include_dashboard=False if address is None else None,
             _node_ip_address="127.0.0.1" if address is None else None,
-            log_to_driver=False,
+            log_to_driver=verbose,
             configure_logging=True,
             logging_level="warning",
         )

@@ -35,6 +35,8 @@ from genbench.suite.config import EXIT_INTERRUPTED, RunSpec, load_suite  # noqa:
 from genbench.worker import checkpoint
 
 LEADERBOARD_EVERY_S = 10.0
+EXIT_RUN_FAILED = 1  # a run failed (or the store could not be written: StorageFull)
+FAILED_LISTED = 5  # failed runs named in the last line; leaderboard.csv has them all
 
 
 def toy_test_draw(spec: RunSpec):
@@ -61,17 +63,20 @@ class SuiteRun:
         fresh: bool = False,
         workers: int | None = None,
         base: Path | None = None,
+        verbose: bool = False,
     ) -> None:
         """Load and check the suite (raising before anything is written), lock its results folder
         (raising SuiteLocked), start or join Ray when runs are left to do, move earlier results
         aside when `fresh`, and write the manifest. Stop signals are handled from here on."""
         self.started = time.perf_counter()
         self.console, self.serial, self.workers = console, serial, workers
+        self.verbose = verbose  # workers' output printed (on Ray; in-process runs print anyway)
         self.stop = threading.Event()  # set by the first stop signal, or a full disk
         self.signals = StopSignals(self.stop)
         self.signals.install()
         self.lock: RunLock | None = None
         self.storage_fault: str | None = None  # what a full (or read-only) disk stopped
+        self.failed_runs: list[str] = []  # run ids of the suite's failed runs, after write_outputs
         try:
             self.prepare(suite_file, results_root, address, fresh, base)
         except KeyboardInterrupt:
@@ -93,7 +98,7 @@ class SuiteRun:
         if self.lock.note:
             self.console.print(f"note: {self.lock.note}", highlight=False, soft_wrap=True)
         # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
-        self.timing = preflight(suite, self.specs, results_root, address, self.serial, fresh)
+        self.timing = preflight(suite, self.specs, results_root, address, self.serial, fresh, self.verbose)
         self.signals.install()  # again: Ray's start put its own handlers in
         if fresh:
             self.move_aside()
@@ -145,7 +150,7 @@ class SuiteRun:
                 "`genbench run` resumes them"
             )
             return self.signals.exit_code
-        return 0
+        return EXIT_RUN_FAILED if self.failed_runs else 0
 
     def close(self) -> None:
         """Release the results folder's lock and put the earlier signal handlers back."""
@@ -278,6 +283,16 @@ class SuiteRun:
             + f"; leaderboard in {self.path / 'leaderboard.md'}"
         )
         self.say(f"report in {write_report(self.path)['html']}")
+        self.failed_runs = list(table.loc[table["status"] == "failed", "run_id"])
+        if self.failed_runs:
+            self.say(self.failed_line(len(table)))
+
+    def failed_line(self, total: int) -> str:
+        """The last line after failed runs: how many, and the result.json files with their tracebacks."""
+        paths = [str(store.run_dir(self.path, r) / "result.json") for r in self.failed_runs[:FAILED_LISTED]]
+        more = len(self.failed_runs) - len(paths)
+        listed = ", ".join(paths) + (f" and {more} more (leaderboard.csv lists them)" if more else "")
+        return f"{len(self.failed_runs)} of {total} runs failed; their tracebacks are in {listed}"
 
     def say(self, text: str) -> None:
         """Print `text` as it is (no markup, no highlighting, no wrapping)."""
@@ -293,10 +308,12 @@ def run_suite(
     fresh: bool = False,
     workers: int | None = None,
     base: Path | None = None,
+    verbose: bool = False,
 ) -> int:
     """Run every run of `suite_file` not already finished, resuming those with a checkpoint;
-    return the process exit code (128 + the signal after a SIGINT, SIGTERM or SIGHUP: 130, 143,
-    129). `fresh` moves earlier results aside first; `workers` caps the runs trained at once.
+    return the process exit code (0 when every run ended ok or diverged, 1 when one failed, 128 +
+    the signal after a SIGINT, SIGTERM or SIGHUP: 130, 143, 129). `fresh` moves earlier results
+    aside first; `workers` caps the runs trained at once; `verbose` prints what Ray workers print.
     Writes `timing.json` (seconds of this invocation: preflight with Ray's start-up in it, setup
     until the first run is handed out, dispatch from then to the last result, and to the
     leaderboard). `suite_file` may be a dict in the suite schema (relative paths in it taken from
@@ -306,4 +323,4 @@ def run_suite(
     another `genbench run` holds the results folder, StorageFull when the store could not be
     written (the runs stopped and checkpointed where they could).
     """
-    return SuiteRun(suite_file, results_root, console, address, serial, fresh, workers, base).run()
+    return SuiteRun(suite_file, results_root, console, address, serial, fresh, workers, base, verbose).run()

@@ -91,6 +91,30 @@ class GANHParams(BaseModel):
             raise ValueError(f"divergence applies to loss: fgan only, not loss: {self.loss}")
         return self
 
+    def no_effect(self) -> dict[str, str]:
+        """Keys whose value changes nothing given the others, with why (a suite setting one is refused)."""
+        out = unused_width(self) | unused_shorthands(self)
+        if self.init not in ("normal", "orthogonal"):
+            out.setdefault("init_scale", f"init_scale sets init: normal or orthogonal, not init: {self.init}")
+        return out
+
+
+def unused_width(hp) -> dict[str, str]:
+    """`width` under MLP networks, which have no channels to scale."""
+    if hp.arch == "mlp":
+        return {"width": "width scales the channels of convolutional networks; arch: mlp has none"}
+    return {}
+
+
+def unused_shorthands(hp) -> dict[str, str]:
+    """`lr` when both networks have their own (lr_g, lr_d); beta1 and beta2 when both have betas."""
+    out = {}
+    if hp.lr_g is not None and hp.lr_d is not None:
+        out["lr"] = "lr_g and lr_d set both networks' learning rates"
+    if hp.betas_g is not None and hp.betas_d is not None:
+        out |= {k: "betas_g and betas_d set both networks' betas" for k in ("beta1", "beta2")}
+    return out
+
 
 def adam(params, lr: float | None, betas: Pair | None, hp) -> torch.optim.Adam:
     """Adam with a network's own lr and betas, or the shorthand lr and (beta1, beta2) of both."""

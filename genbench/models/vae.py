@@ -46,6 +46,20 @@ class VAEHParams(BaseModel):
     arch: Literal["mlp", "conv"] = Field("mlp", description="networks: MLPs, or convolutional (images)")
     width: float = Field(0.25, gt=0, description="channel multiplier of the convolutional networks")
 
+    def no_effect(self) -> dict[str, str]:
+        """Keys whose value changes nothing given the others, with why (a suite setting one is refused)."""
+        out = {}
+        if self.arch == "mlp":
+            out["width"] = "width scales the channels of the convolutional networks; arch: mlp has none"
+        if self.decoder == "bernoulli":
+            out |= {
+                k: f"{k} is the gaussian decoder's std; decoder: bernoulli has none"
+                for k in ("fixed_std", "min_std")
+            }
+        elif self.fixed_std is not None:
+            out["min_std"] = "min_std floors the learned std; fixed_std fixes it"
+        return out
+
 
 def gaussian_kl(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) per example, summed over dimensions (eq. 13.26)."""

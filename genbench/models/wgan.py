@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from genbench.models import presets
 from genbench.models.base import Batches, GenerativeModel
-from genbench.models.gan import Pair, adam, optimizer_pair
+from genbench.models.gan import Pair, adam, optimizer_pair, unused_shorthands, unused_width
 from genbench.models.losses import add_spectral_norm, grad_norm, gradient_penalty, largest_spectral_sigma
 from genbench.models.nets import discriminator_net, generator_net, init_linear
 from genbench.registry import Diagnostic, register_model
@@ -84,6 +84,17 @@ class WGANHParams(BaseModel):
             self.beta1 = GP_BETAS[0] if self.beta1 is None else self.beta1
             self.beta2 = GP_BETAS[1] if self.beta2 is None else self.beta2
         return self
+
+    def no_effect(self) -> dict[str, str]:
+        """Keys whose value changes nothing given the others, with why (a suite setting one is refused)."""
+        out = unused_width(self) | unused_shorthands(self)
+        if self.lipschitz == "gp":
+            out["clip"] = "clip bounds the weights under lipschitz: clip; the gradient penalty replaces it"
+        else:
+            out["gp_lambda"] = (
+                "gp_lambda weighs the gradient penalty of lipschitz: gp, not clip (the default)"
+            )
+        return out
 
 
 class WGAN(GenerativeModel):

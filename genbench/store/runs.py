@@ -69,6 +69,7 @@ def write_manifest(
     manifest = {"source": source, "runs": [s.run_id for s in specs], "metrics": metrics, "target": target}
     manifest["reference"] = reference or []  # the suite's published rows (genbench.analysis.verdicts)
     manifest["diagnostics"] = diagnostics(specs)
+    manifest["labels"] = {s.run_id: s.label for s in specs}  # each variant's name (`label:`), as now given
     write_atomic(suite_path / "suite.json", (jsonio.dumps(manifest, indent=2) + "\n").encode())
     for spec in specs:
         path = writable_run_dir(suite_path, spec.run_id) / "spec.json"

@@ -84,6 +84,7 @@ class SuiteFile(_Stored):
     target: float | None = None
     reference: list = []
     diagnostics: dict[str, dict] = {}
+    labels: dict[str, str] = {}  # run id -> its variant's name (absent in files of older versions)
 
 
 def first_error(err: ValidationError) -> str:

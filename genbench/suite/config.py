@@ -26,10 +26,14 @@ from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName
 from genbench.suite import plugins as plugin_loader
 from genbench.suite import search
+from genbench.suite.checks import check_metrics, no_effect, unused_metrics
 from genbench.suite.feasible import check_sizes, dataset_notes
+from genbench.suite.integers import exact_integers
+from genbench.suite.labels import apply_labels, take_labels
 from genbench.suite.plugins import Plugin
 from genbench.suite.reader import SuiteError, SuiteErrors, read_suite_yaml
 from genbench.suite.reference import check_reference
+from genbench.suite.trackers import TrackerEntry, resolve_trackers
 
 __all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
 
@@ -96,6 +100,7 @@ class Suite(_Strict):
     metrics: list[str | dict[str, Any]] = Field(min_length=1)  # names, or {name: ..., parameter: value}
     search: dict[str, Any] | None = None  # a random search for every model entry (genbench.suite.search)
     reference: list[Any] = []  # published numbers to compare with (genbench.analysis.verdicts)
+    trackers: list[TrackerEntry] = []  # where runs are logged as they run (genbench.suite.trackers)
     plugins: list[str] = []  # .py files (relative to the suite file) or module names (genbench.suite.plugins)
 
     @property
@@ -133,7 +138,17 @@ class RunSpec(_Strict):
     vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
     search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.suite.search)
     metric_params: dict[str, dict[str, Any]] = {}  # every metric's resolved parameters, defaults too
+    trackers: list[TrackerEntry] = Field([], exclude=True)  # not in the run id nor spec.json
     plugins: list[Plugin] = []  # the suite's plugins (module, source sha256, file)
+    label: str = ""  # the variant's name in tables and figures: its entry's `label:`, else model and variant
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_label(cls, data: Any) -> Any:
+        """A spec without a label (none given, or stored before labels) is named by model and variant."""
+        if isinstance(data, dict) and not data.get("label"):
+            data = {**data, "label": f"{data.get('model', '')} {data.get('variant', '')}".strip()}
+        return data
 
     def id_payload(self) -> dict[str, Any]:
         """What the run id hashes: the fully resolved spec (every hyper-parameter, data set
@@ -153,11 +168,6 @@ class RunSpec(_Strict):
         """Stable hash of everything that determines the run's numbers (`id_payload`)."""
         text = json.dumps(self.id_payload(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-    @property
-    def label(self) -> str:
-        """Model and variant, e.g. 'gan loss=minimax'."""
-        return f"{self.model} {self.variant}".strip()
 
 
 def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
@@ -194,12 +204,15 @@ def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: 
         if variants > MAX_RUNS:
             errors.add((section, i), f"its lists give {variants} variants; a suite may have {MAX_RUNS} runs")
             continue
+        schema = getattr(family, schema_attr)
         for given in _expand(params):
             try:
-                values = getattr(family, schema_attr)(**given)
+                values = schema(**exact_integers(schema, given))
             except ValidationError as exc:
-                errors.add_validation((section, i), exc, getattr(family, schema_attr))
+                errors.add_validation((section, i), exc, schema)
                 break
+            for key, why in no_effect(values, given):
+                errors.add((section, i, key), why)
             resolved.append((name, values.model_dump(mode="json"), _variant_label(given)))
     return resolved
 
@@ -220,10 +233,12 @@ def load_suite(
         base = path.parent.resolve()
     errors = SuiteErrors(path, lines)
     try:
-        suite = Suite.model_validate(raw)
+        suite = Suite.model_validate(exact_integers(Suite, raw))
     except ValidationError as exc:
         errors.add_validation((), exc, Suite)
         errors.raise_if_any()
+    entries, labels = take_labels(suite.models, errors)  # `label:` names a variant, not part of its id
+    suite = suite.model_copy(update={"models": entries})
     plugins = _load_plugins(suite, base, errors)
     entries = [_with_data_dir(e, suite.data_dir, base) for e in suite.datasets]
     datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors)
@@ -246,11 +261,14 @@ def load_suite(
             )
     check_sizes(suite, entries, models, errors)  # sizes beyond this machine's memory are refused
     check_reference(suite.reference, suite.metric_names, models, datasets, errors)
+    suite = suite.model_copy(update={"trackers": resolve_trackers(suite, base, errors)})
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models, metric_params, plugins)
     notes += dataset_notes(datasets)
-    specs = search.annotate(specs, trials)
-    _check_metrics(specs, path)
+    specs = apply_labels(search.annotate(specs, trials), labels, errors)
+    unused_metrics(suite.metric_names, specs, notes, errors)
+    errors.raise_if_any()
+    check_metrics(specs, path)
     return suite, specs, notes
 
 
@@ -288,7 +306,7 @@ def _resolve_metrics(suite: Suite, errors: SuiteErrors) -> dict[str, dict[str, A
         else:
             schema = METRICS.get(name).params
             try:
-                resolved[name] = schema(**params).model_dump(mode="json")
+                resolved[name] = schema(**exact_integers(schema, params)).model_dump(mode="json")
             except ValidationError as exc:
                 errors.add_validation(("metrics", i), exc, schema)
     return resolved
@@ -310,21 +328,6 @@ def _check_vectorizable(suite: Suite, models, errors: SuiteErrors) -> None:
             errors.add(
                 ("vectorize_seeds",), f"{name} {variant}".strip() + f" cannot train seeds together: {problem}"
             )
-
-
-def _check_metrics(specs: list[RunSpec], path: Path) -> None:
-    """Stop before anything runs when a metric cannot be computed here (e.g. no inception weights)."""
-    seen = set()
-    for spec in specs:
-        for name in spec.metrics:
-            if (name, spec.dataset, spec.eval) in seen:
-                continue
-            seen.add((name, spec.dataset, spec.eval))
-            entry = METRICS.get(name)
-            applies = entry.check and DATASETS.get(spec.dataset).kind in entry.dataset_kinds
-            problem = entry.check(spec) if applies else None
-            if problem:
-                raise SuiteError(f"{path}: metric {name!r} on {spec.dataset}: {problem}")
 
 
 def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> dict[str, Any]:
@@ -383,6 +386,7 @@ def _runs(suite: Suite, datasets, models, metric_params, plugins) -> tuple[list[
             vectorize_seeds=_group_size(suite),
             metric_params={m: metric_params[m] for m in metrics},
             plugins=plugins,
+            trackers=suite.trackers,
         )
         runs.setdefault(spec.run_id, spec)
     return list(runs.values()), notes

@@ -10,6 +10,7 @@ import platform
 import random
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,9 +28,19 @@ from genbench.store.result import RunResult, Status
 from genbench.suite.config import RunSpec
 from genbench.worker import checkpoint
 from genbench.worker.artifacts import image_grid, vae_artifacts
+from genbench.worker.trackers import RunTrackers
 
 ProgressFn = Callable[[dict], None]
 REPORT_EVERY_S = 0.5
+
+
+class RunFailed(Exception):
+    """A run raised while training or evaluating; `partial` is its failed RunResult with what it
+    had done until then (the step it failed at, its trajectory); the error is the __cause__."""
+
+    def __init__(self, partial: RunResult) -> None:
+        super().__init__(partial.error)
+        self.partial = partial
 
 
 def seed_everything(seed: int) -> None:
@@ -112,6 +123,7 @@ class Trainer:
         self.last_losses: dict[str, float] = {}
         self.resumed_at: list[int] = []  # steps at which this run continued from a checkpoint
         self.saves = {"written": 0, "seconds": 0.0, "bytes": 0, "step": None}
+        self.trackers = RunTrackers(spec)  # the suite's `trackers:`, logged to at each evaluation
 
     def next_batch(self) -> torch.Tensor:
         """A minibatch of real data of the model's batch size, in its pixel range, on the run's device
@@ -147,6 +159,7 @@ class Trainer:
         self.model.train()
         self.trajectory.append(row)
         self.metric_protocols.update(ctx.protocols)
+        self.trackers.evaluated(row, self.dataset, ctx)  # the loop's evaluation points, final one too
         self.eval_seconds += time.perf_counter() - tick
         return ctx
 
@@ -229,17 +242,39 @@ def train(
     continues from the checkpoint there (if any) and saves every `spec.checkpoint.every` steps,
     at the end of training and when `stop` is set (checked between steps): then it returns
     status `interrupted`. With `until` (a step below the budget: a rung of successive halving) it
-    checkpoints there and returns `paused`, its metrics those of the evaluation at that step.
+    checkpoints there and returns `paused`, its metrics those of the evaluation at that step. An
+    exception raised on the way is raised as RunFailed, which carries the run's failed result.
     """
     run, restarted = resume(spec, device, checkpoint_path)
+    run.trackers.run_folder = Path(checkpoint_path).parent if checkpoint_path else None  # TensorBoard's
     started = time.perf_counter()
-    status = loop(run, progress, checkpoint_path, stop, until)
-    if status == Status.OK and not run.model.is_finite():
-        status = Status.DIVERGED
-    if checkpoint_path and status in (Status.OK, Status.INTERRUPTED, Status.PAUSED):
-        run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
-    out = result(run, status, started)
+    try:
+        status = loop(run, progress, checkpoint_path, stop, until)
+        if status == Status.OK and not run.model.is_finite():
+            status = Status.DIVERGED
+        if checkpoint_path and status in (Status.OK, Status.INTERRUPTED, Status.PAUSED):
+            run.save(checkpoint_path)  # before the final evaluation, which a resumed run repeats exactly
+        out = result(run, status, started)
+    except Exception as exc:
+        run.trackers.failed(run.step)  # the MLflow run ends FAILED; TensorBoard's files are closed
+        raise RunFailed(failed(run, exc, started).replace(restarted=restarted)) from exc
     return out.replace(restarted=restarted) if restarted else out
+
+
+def failed(run: Trainer, exc: Exception, started: float) -> RunResult:
+    """The failed result of `run`, which raised `exc` (being handled): the step it failed at, its
+    trajectory up to there, the traceback."""
+    error = f"{type(exc).__name__}: {exc} (at step {run.step})"
+    return RunResult.failed(error, traceback.format_exc()).replace(
+        steps=run.step,
+        train_seconds=run.train_seconds,
+        wall_seconds=time.perf_counter() - started,
+        last_losses=run.last_losses,
+        eval_seconds=run.eval_seconds,
+        resumed_at=run.resumed_at,
+        checkpoints={k: v for k, v in run.saves.items() if k != "step"},
+        trajectory=run.trajectory,
+    )
 
 
 def resume(spec: RunSpec, device: str, checkpoint_path: Path | None) -> tuple[Trainer, str | None]:
@@ -293,6 +328,13 @@ def loop(
 
 
 def result(run: Trainer, status: Status, started: float) -> RunResult:
+    """The result a run sends back (`_result`), after its trackers logged its outcome."""
+    out = _result(run, status, started)
+    run.trackers.finished(out)
+    return out
+
+
+def _result(run: Trainer, status: Status, started: float) -> RunResult:
     """The result a run sends back: with status ok, after its final evaluation. Only what the
     driver cannot rebuild travels (a toy run's test draw, for its scatter plot, it draws itself)."""
     if status == Status.OK:

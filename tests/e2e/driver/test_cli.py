@@ -114,7 +114,10 @@ def test_failed_and_diverged_runs_record_why(suite_run):
     assert "bernoulli" in failed["error"]
     diverged = json.loads(
         (
-            suite_dir / "runs" / board[board["status"] == "diverged"].iloc[0]["run_id"] / "result.json"
+            suite_dir
+            / "runs"
+            / board[board["status"] == "diverged"].iloc[0]["run_id"].removeprefix("run-")
+            / "result.json"
         ).read_text()
     )
     assert "non-finite" in diverged["error"] and diverged["steps"] < 300

@@ -19,6 +19,7 @@ import ray
 import torch
 import yaml
 
+from genbench.analysis.csvfiles import strip_id_prefixes
 from genbench.driver.runner import run_on_ray
 from genbench.driver.suite_run import EXIT_INTERRUPTED
 from genbench.store import runs as store
@@ -263,7 +264,7 @@ def test_sigint_interrupts_writes_partial_leaderboard_and_rerun_completes(tmp_pa
         code, out = finish(proc)
     assert code == EXIT_INTERRUPTED, out[-3000:]
     assert "interrupted" in out
-    board = pd.read_csv(suite_path / "leaderboard.csv").set_index("run_id")["status"]
+    board = strip_id_prefixes(pd.read_csv(suite_path / "leaderboard.csv")).set_index("run_id")["status"]
     assert len(board) == 4 and all(board[s.run_id] == "ok" for s in quick)
     cut = [s for s in slow if board[s.run_id] == "interrupted"]
     assert cut and all(board[s.run_id] in ("interrupted", "pending") for s in slow)

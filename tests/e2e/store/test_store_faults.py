@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from genbench.analysis.csvfiles import strip_id_prefixes
 from tests.helpers import run_cli
 
 SUITE = """\
@@ -135,7 +136,7 @@ def test_leaderboard_leaves_damaged_runs_out_and_says_so(trained, how):
     check_named_and_kept(done, suite, ids, before)
     check_left_out(suite, ids, before, (suite / "leaderboard.md").read_text())
     assert "damaged stored files were moved aside" in done.stdout
-    status = pd.read_csv(suite / "leaderboard.csv").set_index("run_id")["status"].to_dict()
+    status = strip_id_prefixes(pd.read_csv(suite / "leaderboard.csv")).set_index("run_id")["status"].to_dict()
     assert status == {ids["B"]: "pending", ids["C"]: "pending", ids["D"]: "ok"}  # A: no spec, left out
 
 
@@ -209,3 +210,35 @@ def test_a_damaged_manifest_is_exit_2_naming_it_and_run_rewrites_it(trained):
     done = run_cli("run", "sf.yaml", "--results", root.name, "--serial", cwd=work)
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(strict_json((suite / "suite.json").read_text())["runs"]) == 4
+
+
+@pytest.mark.parametrize("how", ["truncated", "random bytes", "symlink"])
+def test_damaged_leaderboard_files_are_rebuilt_from_the_store(trained, how):
+    """The leaderboard is a view of the store: damaged, it is written anew, equal to the clean one."""
+    work, clean, _ = trained
+    root, suite, ids, before = damaged_copy(trained, "none", f"board-{how.replace(' ', '-')}")
+    outside = work / f"outside-{how.replace(' ', '-')}.csv"
+    outside.write_text("not a leaderboard\n")
+    for name in ("leaderboard.csv", "leaderboard_summary.csv", "leaderboard.md"):
+        path = suite / name
+        if how == "truncated":
+            path.write_bytes(path.read_bytes()[:40])
+        elif how == "random bytes":
+            path.write_bytes(bytes(range(255, -1, -1)) * 4)
+        else:
+            path.unlink()
+            path.symlink_to(outside)
+    for args in (
+        ["leaderboard", str(suite)],
+        ["report", str(suite)],
+        ["run", "sf.yaml", "--results", root.name, "--serial"],
+    ):
+        done = run_cli(*args, cwd=work)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr[-3000:])
+        rebuilt = pd.read_csv(suite / "leaderboard.csv")
+        expected = pd.read_csv(clean / "leaderboard.csv")
+        metrics = ["run_id", "status", "steps", "modes", "kl_modes"]
+        pd.testing.assert_frame_equal(rebuilt[metrics], expected[metrics])
+        assert not (suite / "leaderboard.csv").is_symlink()
+    assert outside.read_text() == "not a leaderboard\n"  # never written through the link
+    assert {letter: snapshot(suite / "runs" / ids[letter]) for letter in "ABCD"} == before

@@ -24,10 +24,11 @@ def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
     table, directions = runs_table(suite_path)
     assert directions == MIN_FIRST
     assert list(table["run_id"]) == [s.run_id for s in specs] and len(table) == 9
-    assert list(table.columns[:10]) == [
+    assert list(table.columns[:11]) == [
         "run_id",
         "model",
         "variant",
+        "label",  # the variant's name: model and variant where the suite gives no `label:`
         "dataset",
         "seed",
         "status",
@@ -36,7 +37,7 @@ def test_runs_table_has_one_row_per_manifest_run_with_hparams(tmp_path):
         "protocol",
         "code",
     ]
-    assert list(table.columns[10:12]) == ["mode_dist", "modes"]  # manifest order
+    assert list(table.columns[11:13]) == ["mode_dist", "modes"]  # manifest order
     hp = {f"hp.{k}" for s in specs for k in s.hparams}
     assert {c for c in table.columns if c.startswith("hp.")} == hp
     assert {"hp.lr", "hp.z_dim", "hp.latent_dim", "hp.decoder"} <= hp
@@ -118,10 +119,10 @@ def test_write_leaderboard_files(tmp_path):
     ]
     assert (suite_path / "leaderboard.md").read_text() == text
     runs_csv = pd.read_csv(suite_path / "leaderboard.csv")
-    assert len(runs_csv) == 9 and list(runs_csv["run_id"]) == [s.run_id for s in specs]
+    assert len(runs_csv) == 9 and list(runs_csv["run_id"]) == [f"run-{s.run_id}" for s in specs]
     summary_csv = pd.read_csv(suite_path / "leaderboard_summary.csv")
     assert list(summary_csv["mode_dist_mean"]) == pytest.approx([0.5, 2.0, 5.0])
-    assert "## Summary" in text and "## Runs" in text and "sorted by mode_dist" in text
+    assert "## Summary" in text and "## Runs" in text and "sorted by data set, then rank on mode_dist" in text
     assert "0.5 ± 0.1" in text  # gan lr=0.0001
     assert "2 ± 1" in text and "5 ± 1" in text and "7 ± 1" in text
     assert "mode_dist ↓" in text and "modes ↑" in text

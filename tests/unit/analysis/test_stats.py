@@ -51,9 +51,14 @@ def test_mann_whitney_matches_scipy_and_the_exact_hand_value():
     a, b = [1.1, 2.5, 3.3, 4.0, 8.2], [3.0, 5.5, 6.1, 7.4, 9.9, 12.0]
     expected = sps.mannwhitneyu(a, b, alternative="two-sided").pvalue
     assert stats.mann_whitney(a, b) == pytest.approx(expected, rel=1e-12)
-    ties = [8, 8, 7, 8, 6], [1, 1, 2, 1, 1]  # integer mode counts: ties, scipy's asymptotic method
-    expected = sps.mannwhitneyu(*ties, alternative="two-sided").pvalue
-    assert stats.mann_whitney(*ties) == pytest.approx(expected, rel=1e-12)
+    ties = [8, 8, 7, 8, 6], [1, 1, 2, 1, 1]  # integer mode counts: ties, exact over every split
+    u = lambda x, y: sps.mannwhitneyu(x, y).statistic  # noqa: E731
+    exact = sps.permutation_test(ties, u, permutation_type="independent", n_resamples=np.inf)
+    assert stats.mann_whitney(*ties) == pytest.approx(exact.pvalue, rel=1e-12)
+    assert stats.mann_whitney([8, 8, 8], [1, 1, 1]) == pytest.approx(0.1)  # asymptotic: 0.047
+    big = [float(v) for v in range(10)], [v + 0.5 for v in range(10)]  # C(20, 10) splits: asymptotic
+    expected = sps.mannwhitneyu(*big, alternative="two-sided").pvalue
+    assert stats.mann_whitney(*big) == pytest.approx(expected, rel=1e-12)
     assert stats.mann_whitney([2, 2], [2, 2, 2]) == 1.0  # all tied: no evidence of a difference
     assert math.isnan(stats.mann_whitney([], [1.0]))
 

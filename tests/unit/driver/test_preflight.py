@@ -248,7 +248,7 @@ def test_preflight_asks_the_cluster_only_when_runs_are_left(tmp_path, monkeypatc
     (tmp_path / "s.yaml").write_text(suite(resources="{cpus: 1, gpus: 0.25}"))
     suite_obj, specs, _ = load_suite(tmp_path / "s.yaml")
     started = []
-    monkeypatch.setattr(runner, "start_ray", lambda address, py_modules=None: started.append(address))
+    monkeypatch.setattr(runner, "start_ray", lambda address, *_: started.append(address))
     monkeypatch.setattr(runner, "cluster_nodes", lambda: [{"CPU": 2.0}])
     preflight.preflight(suite_obj, specs, tmp_path / "results", None, serial=True)
     assert started == []  # --serial runs in-process: no cluster to check

@@ -14,6 +14,7 @@ import pytest
 import torch
 from rich.console import Console
 
+from genbench.analysis.csvfiles import strip_id_prefixes
 from genbench.driver import runner
 from genbench.driver.cli import main
 from genbench.driver.suite_run import EXIT_INTERRUPTED, run_suite
@@ -128,7 +129,7 @@ def states(out: str) -> list[str]:
 
 
 def board(suite_path: Path) -> pd.DataFrame:
-    return pd.read_csv(suite_path / "leaderboard.csv").set_index("run_id")
+    return strip_id_prefixes(pd.read_csv(suite_path / "leaderboard.csv")).set_index("run_id")
 
 
 def test_suite_sigint_then_rerun_resumes_skips_and_starts(tmp_path, monkeypatch):
