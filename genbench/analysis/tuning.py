@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from genbench.analysis import rungs
+from genbench.analysis.csvfiles import csv_bytes
 from genbench.analysis.stats import ALPHA, holm
 from genbench.store.atomic import write_atomic
 from genbench.store.runs import load_runs
@@ -267,7 +268,7 @@ def leaderboard_section(
     names = ("trials", "quantiles", "best_of_k", "ahead") + (("stopping",) if result["schedule"] else ())
     for name in names:
         frame = result[name].drop(columns=["space"], errors="ignore")
-        write_atomic(suite_path / f"tuning_{name}.csv", frame.to_csv(index=False).encode())
+        write_atomic(suite_path / f"tuning_{name}.csv", csv_bytes(frame))
     trials = result["trials"].drop(columns=["space", "variant"])
     stopping = (
         "\n\n"

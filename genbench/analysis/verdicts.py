@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from genbench.analysis.csvfiles import csv_bytes
 from genbench.analysis.stats import ALPHA, describe
 from genbench.store.atomic import write_atomic
 from genbench.store.result import RunResult
@@ -220,7 +221,7 @@ def write_published(suite_path: Path, table: pd.DataFrame) -> pd.DataFrame:
     """Write published.csv and published.md beside the leaderboard when the suite has reference rows."""
     frame = published_table(suite_path, table)
     if len(frame):
-        write_atomic(suite_path / "published.csv", frame.to_csv(index=False).encode())
+        write_atomic(suite_path / "published.csv", csv_bytes(frame))
         write_atomic(suite_path / "published.md", published_markdown(frame).encode())
     return frame
 

@@ -34,7 +34,7 @@ TRANSIENT = ("trajectory", "samples", "pictures")  # sent to the driver, not kep
 
 @dataclass
 class RunResult:
-    """One run's outcome. The trainer fills every field; a failed run has only its error."""
+    """One run's outcome. The trainer fills every field; a failed run keeps its step, trajectory up to it and traceback."""
 
     status: Status
     steps: int = 0
