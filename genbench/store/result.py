@@ -34,7 +34,8 @@ TRANSIENT = ("trajectory", "samples", "pictures")  # sent to the driver, not kep
 
 @dataclass
 class RunResult:
-    """One run's outcome. The trainer fills every field; a failed run keeps its step, trajectory up to it and traceback."""
+    """One run's outcome. The trainer fills every field; a failed run keeps its step, its trajectory
+    up to that step and its traceback."""
 
     status: Status
     steps: int = 0
