@@ -59,7 +59,7 @@ def trained(tmp_path_factory):
     (work / "sf.yaml").write_text(SUITE)
     done = run_cli("run", "sf.yaml", "--results", "clean", "--serial", cwd=work)
     assert done.returncode == 0, done.stderr[-3000:]
-    board = pd.read_csv(work / "clean" / "sf" / "leaderboard.csv")
+    board = strip_id_prefixes(pd.read_csv(work / "clean" / "sf" / "leaderboard.csv"))
     assert (board["status"] == "ok").all() and len(board) == 4
     return work, work / "clean" / "sf", dict(zip("ABCD", board["run_id"], strict=True))
 
