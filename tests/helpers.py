@@ -619,3 +619,10 @@ def _wait_for(condition, procs: list, logs: list[Path], patience_s: float = 120)
         assert time.monotonic() < deadline, f"the cluster did not come up in {patience_s:.0f} s"
         assert all(p.poll() is None for p in procs), "".join(log.read_text()[-2000:] for log in logs)
         time.sleep(1)
+
+
+def read_csv_ids(path) -> pd.DataFrame:
+    """A CSV file genbench wrote, its ids as in run folders (CSV files prefix them: run-<id>)."""
+    from genbench.analysis.csvfiles import strip_id_prefixes
+
+    return strip_id_prefixes(pd.read_csv(path))

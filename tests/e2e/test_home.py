@@ -7,10 +7,9 @@ from __future__ import annotations
 import os
 import stat
 
-import pandas as pd
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import read_csv_ids, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -39,5 +38,5 @@ def test_suite_runs_with_an_empty_read_only_home(tmp_path, monkeypatch):
         home.chmod(stat.S_IRWXU)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert left == [], left
-    board = pd.read_csv(tmp_path / "results" / "home" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / "home" / "leaderboard.csv")
     assert list(board["status"]) == ["ok", "ok"]

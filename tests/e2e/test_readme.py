@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import yaml
 
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, read_csv_ids, run_cli
 
 EXTENDING = ROOT / "docs" / "guide" / "extending.md"
 
@@ -29,7 +28,7 @@ def test_the_documented_plugin_and_suite_run_as_written(tmp_path):
     (tmp_path / "lsgan.yaml").write_text(blocks["yaml"])
     proc = run_cli("run", "lsgan.yaml", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    board = pd.read_csv(tmp_path / "results" / suite["name"] / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / suite["name"] / "leaderboard.csv")
     assert len(board) == 2 * len(suite["seeds"]) and set(board["status"]) == {"ok"}
     assert set(board["model"]) == {"gan", "my_lsgan"} and board["modes"].notna().all()
     manifest = yaml.safe_load((tmp_path / "results" / suite["name"] / "suite.json").read_text())

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
 from genbench.suite.config import load_suite
 from genbench.worker.train import train
-from tests.helpers import SHARED, data_root_with, run_cli
+from tests.helpers import SHARED, data_root_with, read_csv_ids, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +40,7 @@ def test_digits_suite_writes_grids_and_manifold_figures(tmp_path):
     done = run_cli("run", "digits.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     suite_dir = tmp_path / "results" / "digits_e2e"
-    board = pd.read_csv(suite_dir / "leaderboard.csv")
+    board = read_csv_ids(suite_dir / "leaderboard.csv")
     assert list(board["status"]) == ["ok"] * 3
     for row in board.itertuples():
         run_dir = suite_dir / "runs" / row.run_id

@@ -19,10 +19,9 @@ import subprocess
 import sys
 import time
 
-import pandas as pd
 import pytest
 
-from tests.helpers import kill_session, loopback_cluster
+from tests.helpers import kill_session, loopback_cluster, read_csv_ids
 
 pytestmark = [
     pytest.mark.slow,
@@ -66,7 +65,7 @@ def test_suite_survives_losing_the_worker_node(cluster, tmp_path):
     output = (tmp_path / "cli.log").read_text()
     assert code == 0, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
-    board = pd.read_csv(tmp_path / "results" / "cluster" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / "cluster" / "leaderboard.csv")
     assert len(board) == N_RUNS and board["run_id"].is_unique
     assert sorted(board["seed"]) == list(range(N_RUNS))
     assert set(board["status"]) <= {"ok", "failed"}, board["status"].tolist()
@@ -94,7 +93,7 @@ def test_runs_larger_than_half_a_node_all_finish(two_by_three, tmp_path):
     cmd = [sys.executable, "-m", "genbench.driver.cli", "run", "fit.yaml", "--address", address]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    board = pd.read_csv(tmp_path / "results" / "fit" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / "fit" / "leaderboard.csv")
     assert sorted(board["seed"]) == list(range(N_RUNS))
     assert (board["status"] == "ok").all(), board[["status", "error"]].to_string()
 

@@ -27,6 +27,7 @@ from genbench.store.result import RunResult
 from genbench.suite.config import RunSpec, load_suite
 from genbench.worker import checkpoint
 from genbench.worker.train import train
+from tests.helpers import read_csv_ids
 
 pytestmark = pytest.mark.slow
 
@@ -237,7 +238,7 @@ def test_sigkilled_driver_rerun_completes_only_the_missing_runs(tmp_path, addres
     assert code == 0, out[-3000:]
     assert states(out) == {**{s.run_id: "skipped" for s in quick}, **{s.run_id: "ok" for s in slow}}
     assert all((store.run_dir(suite_path, r) / "result.json").read_bytes() == b for r, b in kept.items())
-    board = pd.read_csv(suite_path / "leaderboard.csv")
+    board = read_csv_ids(suite_path / "leaderboard.csv")
     assert sorted(board["run_id"]) == sorted(s.run_id for s in quick + slow)
     assert (board["status"] == "ok").all()
     spec = resumable[0]
@@ -273,7 +274,7 @@ def test_sigint_interrupts_writes_partial_leaderboard_and_rerun_completes(tmp_pa
     code, out = finish(start_cli(tmp_path, suite_file, address))
     assert code == 0, out[-3000:]
     assert states(out) == {**{s.run_id: "skipped" for s in quick}, **{s.run_id: "ok" for s in slow}}
-    board = pd.read_csv(suite_path / "leaderboard.csv")
+    board = read_csv_ids(suite_path / "leaderboard.csv")
     assert len(board) == 4 and (board["status"] == "ok").all()
     for spec in cut:
         assert store.read_json(store.run_dir(suite_path, spec.run_id) / "result.json")["resumed_at"]

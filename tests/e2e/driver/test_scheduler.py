@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from tests.helpers import HALVING_HEAD as HEAD
 from tests.helpers import HALVING_MODELS as MODELS
 from tests.helpers import HALVING_SEARCH as SEARCH
+from tests.helpers import read_csv_ids
 
 BAD = [
     ("search: {trials: 2, scheduler: hyperband, space: {lr: {uniform: [0.001, 0.01]}}}\n", 7, "asha"),
@@ -60,7 +60,7 @@ def test_successive_halving_through_the_cli_stops_the_worst_trials_at_each_rung(
     done = cli("run", "s.yaml", "--results", "out", "--serial", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     suite = tmp_path / "out" / "sh"
-    board = pd.read_csv(suite / "leaderboard.csv")
+    board = read_csv_ids(suite / "leaderboard.csv")
     assert len(board) == 2 * 4 * 2  # every trial's runs are stored, stopped ones too
     # rungs 10, 20, 40 with eta 2: 4 trials -> 2 -> 1, per method; seeds stop together
     for model, g in board.groupby("model"):
@@ -90,11 +90,11 @@ def test_successive_halving_through_the_cli_stops_the_worst_trials_at_each_rung(
     for row in stopped.itertuples():
         assert row.modes == _trajectory_value(suite / "runs" / row.run_id, row.steps, "modes")
     assert set(stopped["protocol"]).isdisjoint(set(board[board["status"] == "ok"]["protocol"]))
-    stopping = pd.read_csv(suite / "tuning_stopping.csv")
+    stopping = read_csv_ids(suite / "tuning_stopping.csv")
     assert list(stopping["steps_spent"]) == [2 * (10 + 10 + 20 + 40)] * 2
     assert list(stopping["steps_without_stopping"]) == [4 * 2 * 40] * 2
     # the best-of-k analysis compares every trial at the first rung: an equal budget
-    trials = pd.read_csv(suite / "tuning_trials.csv")
+    trials = read_csv_ids(suite / "tuning_trials.csv")
     assert set(trials["protocol"].str.endswith("@10")) == {True}
     report = (suite / "report.md").read_text()
     assert "Early stopping: successive halving" in report and "tuning_best_of_k.png" in report
@@ -112,7 +112,7 @@ def test_successive_halving_through_the_cli_stops_the_worst_trials_at_each_rung(
     )
     done = cli("run", "straight.yaml", "--results", "out", "--serial", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    again = pd.read_csv(tmp_path / "out" / "straight" / "leaderboard.csv")
+    again = read_csv_ids(tmp_path / "out" / "straight" / "leaderboard.csv")
     for metric in ("modes", "hq_frac", "mode_dist"):
         assert sorted(again[metric]) == sorted(ok[metric])
     assert set(again["run_id"]) == set(ok["run_id"])  # the same runs: a scheduler is not in the id

@@ -8,11 +8,10 @@ from __future__ import annotations
 import json
 import signal
 
-import pandas as pd
 import pytest
 
 from genbench.worker import checkpoint
-from tests.helpers import RING, suite_dict, write_suite
+from tests.helpers import RING, read_csv_ids, suite_dict, write_suite
 
 SLOW_GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64, "d_steps": 10}
 CRAWLING_GAN = {**SLOW_GAN, "d_steps": 5000}  # a step takes seconds: a stop waits for it
@@ -46,7 +45,7 @@ def test_a_stop_signal_checkpoints_records_interrupted_and_writes_a_leaderboard(
     results = [json.loads(p.read_text()) for p in sorted(runs.glob("*/result.json"))]
     assert [r["status"] for r in results] == ["interrupted", "interrupted"]
     assert all(r["steps"] >= 25 for r in results)
-    board = pd.read_csv(tmp_path / "results" / "sig" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / "sig" / "leaderboard.csv")
     assert sorted(board["status"]) == ["interrupted", "interrupted"]
     assert len(checkpoints(runs)) == 2
     assert not (tmp_path / "results" / "sig" / ".genbench.lock").exists()

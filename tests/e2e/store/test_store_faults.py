@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from genbench.analysis.csvfiles import strip_id_prefixes
-from tests.helpers import run_cli
+from tests.helpers import read_csv_ids, run_cli
 
 SUITE = """\
 name: sf
@@ -157,7 +157,7 @@ def test_run_redoes_the_damaged_runs(trained, how):
     root, suite, ids, before = damaged_copy(trained, how, "redo")
     done = run_cli("run", "sf.yaml", "--results", root.name, "--serial", cwd=work)
     check_named_and_kept(done, suite, ids, before)
-    board = pd.read_csv(suite / "leaderboard.csv")
+    board = read_csv_ids(suite / "leaderboard.csv")
     assert len(board) == 4 and (board["status"] == "ok").all()
     assert "damaged" not in (suite / "leaderboard.md").read_text()  # every run is done again
     for letter in "ABC":
@@ -235,8 +235,8 @@ def test_damaged_leaderboard_files_are_rebuilt_from_the_store(trained, how):
     ):
         done = run_cli(*args, cwd=work)
         assert done.returncode == 0 and "Traceback" not in done.stderr, (args, done.stderr[-3000:])
-        rebuilt = pd.read_csv(suite / "leaderboard.csv")
-        expected = pd.read_csv(clean / "leaderboard.csv")
+        rebuilt = read_csv_ids(suite / "leaderboard.csv")
+        expected = read_csv_ids(clean / "leaderboard.csv")
         metrics = ["run_id", "status", "steps", "modes", "kl_modes"]
         pd.testing.assert_frame_equal(rebuilt[metrics], expected[metrics])
         assert not (suite / "leaderboard.csv").is_symlink()

@@ -9,11 +9,10 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from genbench.store import runs as store
-from tests.helpers import PLUGIN_MODEL, plugin_suite, run_cli, write_plugins
+from tests.helpers import PLUGIN_MODEL, plugin_suite, read_csv_ids, run_cli, write_plugins
 
 
 def test_plugin_model_metric_and_dataset_run_beside_the_builtin_gan(tmp_path):
@@ -25,7 +24,7 @@ def test_plugin_model_metric_and_dataset_run_beside_the_builtin_gan(tmp_path):
     proc = run_cli("run", path.name, "--serial", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     suite_path = tmp_path / "results" / "plug"
-    board = pd.read_csv(suite_path / "leaderboard.csv")
+    board = read_csv_ids(suite_path / "leaderboard.csv")
     assert len(board) == 4 and set(board["status"]) == {"ok"}
     assert set(board["model"]) == {"gan", "tiny_lsgan"}
     assert set(board["dataset"]) == {"ring8 train_size=2000 test_size=500", "line"}
@@ -112,7 +111,7 @@ def test_an_installed_entry_point_plugin_is_known_to_list_validate_and_run(tmp_p
     assert listing.returncode == 0 and "installed_lsgan: least-squares GAN" in listing.stdout, listing.stderr
     proc = cli("run", "s.yaml", "--serial")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    board = pd.read_csv(tmp_path / "results" / "plug" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "results" / "plug" / "leaderboard.csv")
     assert set(board["model"]) == {"gan", "installed_lsgan"} and set(board["status"]) == {"ok"}
     spec = store.read_json(tmp_path / "results" / "plug" / "runs" / board["run_id"][0] / "spec.json")
     (plugin,) = spec["plugins"]

@@ -13,10 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from tests.helpers import PLUGIN_MODEL, write_plugins
+from tests.helpers import PLUGIN_MODEL, read_csv_ids, write_plugins
 
 pytestmark = [
     pytest.mark.e2e,
@@ -35,7 +34,7 @@ def test_workers_import_the_plugin_files_ray_shipped(cluster, tmp_path):
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     suite_path = tmp_path / "results" / "plug"
-    board = pd.read_csv(suite_path / "leaderboard.csv")
+    board = read_csv_ids(suite_path / "leaderboard.csv")
     assert len(board) == 8 and set(board["status"]) == {"ok"}, board[["model", "status", "error"]]
     assert set(board["model"]) == {"gan", "tiny_lsgan"} and "line" in set(board["dataset"])
     assert board["spread"].notna().all() and "hp.hidden" in board

@@ -8,13 +8,12 @@ import json
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
 from tests.helpers import BAD_SEARCHES as BAD
 from tests.helpers import SEARCH_HEAD as HEAD
 from tests.helpers import SEARCH_MODEL as MODEL
-from tests.helpers import run_cli
+from tests.helpers import read_csv_ids, run_cli
 
 SUITE = """\
 name: search_e2e
@@ -37,19 +36,19 @@ def test_search_runs_on_ray_and_reports_distribution_and_best_of_k(tmp_path):
     done = run_cli("run", "s.yaml", "--results", "out", "--workers", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     suite = tmp_path / "out" / "search_e2e"
-    board = pd.read_csv(suite / "leaderboard.csv")
+    board = read_csv_ids(suite / "leaderboard.csv")
     assert len(board) == 2 * 4 * 2 and (board["status"] == "ok").all()
     gan = board[board["model"] == "gan"]
     assert gan["hp.lr"].between(1e-4, 1e-2).all() and set(gan["hp.beta1"]) <= {0.0, 0.5}
-    trials = pd.read_csv(suite / "tuning_trials.csv")
+    trials = read_csv_ids(suite / "tuning_trials.csv")
     assert len(trials) == 8 and set(trials["seeds"]) == {2}
     # a trial's value is the mean of its seeds' final modes
     for row in trials.itertuples():
         seeds = board[board["variant"] == row.variant]
         assert row.value == pytest.approx(seeds["modes"].mean())
-    curves = pd.read_csv(suite / "tuning_best_of_k.csv")
+    curves = read_csv_ids(suite / "tuning_best_of_k.csv")
     assert sorted(curves["k"].unique()) == [1, 2, 3, 4]
-    ahead = pd.read_csv(suite / "tuning_ahead.csv")
+    ahead = read_csv_ids(suite / "tuning_ahead.csv")
     assert list(ahead["k"]) == [1, 2, 3, 4]
     report = (suite / "report.md").read_text()
     assert "## Hyper-parameter search" in report
@@ -68,12 +67,12 @@ def test_search_with_early_stopping_runs_on_ray_and_reports_it(tmp_path):
     done = run_cli("run", "s.yaml", "--results", "out", "--workers", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     suite = tmp_path / "out" / "search_sh"
-    board = pd.read_csv(suite / "leaderboard.csv")
+    board = read_csv_ids(suite / "leaderboard.csv")
     # rungs 10 and 20 (the budget): per method 2 of 4 trials go on, both seeds of each
     assert len(board) == 2 * 4 * 2
     assert (board["status"] == "stopped").sum() == 2 * 2 * 2 and (board["status"] == "ok").sum() == 2 * 2 * 2
     assert set(board[board["status"] == "stopped"]["steps"]) == {10}
-    stopping = pd.read_csv(suite / "tuning_stopping.csv")
+    stopping = read_csv_ids(suite / "tuning_stopping.csv")
     assert (
         list(stopping["reached 20"]) == [2, 2]
         and list(stopping["steps_spent"]) == [2 * (2 * 10 + 2 * 20)] * 2

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 from tests.helpers import SEED_GROUP_SUITE as SUITE
-from tests.helpers import run_cli
+from tests.helpers import read_csv_ids, run_cli
 from tests.helpers import seed_group_specs as specs_of
 
 
@@ -19,7 +18,7 @@ def test_cli_stores_each_seed_of_a_group_as_its_own_run(tmp_path):
     (tmp_path / "vs.yaml").write_text(SUITE.format(steps=100, vectorize="true"))
     proc = run_cli("run", "vs.yaml", "--results", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    board = pd.read_csv(tmp_path / "out" / "vs" / "leaderboard.csv")
+    board = read_csv_ids(tmp_path / "out" / "vs" / "leaderboard.csv")
     assert len(board) == 6 and set(board["status"]) == {"ok"}
     assert set(board["run_id"]) == {s.run_id for m in ("gan", "vae") for s in specs_of(tmp_path, m)}
     vae = board[board["model"] == "vae"]
