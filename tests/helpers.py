@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import torch
 import yaml
 from rich.console import Console
 
+from genbench.analysis.csvfiles import strip_id_prefixes
 from genbench.driver.suite_run import run_suite
 from genbench.store import runs as store
 from genbench.store.result import RunResult, Status
@@ -380,6 +382,7 @@ PLUGIN_MODEL = '''\
 """A least-squares GAN variant: a genbench model plugin."""
 import os
 
+import pandas as pd
 import torch
 from pydantic import BaseModel, Field
 from torch import nn
@@ -438,6 +441,7 @@ PLUGIN_EXTRAS = '''\
 """A metric with a parameter and a toy data set with modes: genbench plugins."""
 import math
 
+import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -623,6 +627,5 @@ def _wait_for(condition, procs: list, logs: list[Path], patience_s: float = 120)
 
 def read_csv_ids(path) -> pd.DataFrame:
     """A CSV file genbench wrote, its ids as in run folders (CSV files prefix them: run-<id>)."""
-    from genbench.analysis.csvfiles import strip_id_prefixes
 
     return strip_id_prefixes(pd.read_csv(path))
