@@ -31,6 +31,7 @@ def test_suite_runs_with_an_empty_read_only_home(tmp_path, monkeypatch):
     home.chmod(stat.S_IRUSR | stat.S_IXUSR)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("RAY_AUTH_TOKEN", raising=False)  # genbench's own local instance: its own token
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)  # an in-process Ray start earlier may leave it set
     try:
         proc = run_cli("run", "s.yaml", "--results", str(tmp_path / "results"), cwd=tmp_path, timeout=300)
         left = sorted(os.listdir(home))

@@ -91,7 +91,7 @@ def test_a_failed_data_check_leaves_no_folder_behind(tmp_path, cli, monkeypatch,
     (tmp_path / "s.yaml").write_text(
         f"name: data\nseeds: [0]\nbudget: {{steps: 10}}\neval: {{every: 10, samples: 100}}\n"
         f"data_dir: {tmp_path / 'x' / 'deep'}\ndatasets: [{{name: {dataset}}}]\n"
-        "models: [{name: vae, hidden: 16}]\nmetrics: [mode_coverage]\n"
+        "models: [{name: vae, hidden: 16}]\nmetrics: [elbo]\n"
     )
     proc = cli("run", "s.yaml", "--serial", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
