@@ -13,8 +13,10 @@ import functools
 import subprocess
 from pathlib import Path
 
-__version__ = "0.2.0"  # the package version; its minor version moves with NUMERICS_VERSION
-NUMERICS_VERSION = 1  # 1: the first recorded golden runs (genbench 0.2.0)
+__version__ = "0.3.0"  # the package version; its minor version moves with NUMERICS_VERSION
+# 1: the first recorded golden runs (genbench 0.2.0); 2: Frechet distance in float64 from the
+# eigenvalues of sqrt(S1) S2 sqrt(S1), feature statistics accumulated in float64 (genbench 0.3.0)
+NUMERICS_VERSION = 2
 
 
 @functools.cache

@@ -52,6 +52,10 @@ CASES: dict[str, dict] = {
         f"gan fgan {d}": _case(GAN | {"loss": "fgan", "divergence": d})
         for d in ("kl", "reverse_kl", "js", "pearson", "hellinger")
     },
+    **{
+        f"gan fgan {d} saddle": _case(GAN | {"loss": "fgan", "divergence": d, "g_update": "saddle"})
+        for d in ("kl", "reverse_kl")
+    },
     "gan d_steps=2": _case(GAN | {"d_steps": 2}),
     "gan spectral_norm": _case(GAN | {"spectral_norm": True}),
     "gan r1": _case(GAN | {"r1": 1.0}),

@@ -45,6 +45,11 @@ class GANHParams(BaseModel):
         None,
         description="f-divergence of loss: fgan (Nowozin et al. 2016, table 2); kl / reverse_kl: 13.48-13.50",
     )
+    g_update: Literal["alternative", "saddle"] | None = Field(
+        None,
+        description="G's update of loss: fgan (Nowozin et al. 2016, sec. 3.2): alternative "
+        "(max E[g_f(V(G(z)))], the default) or saddle (min -E[f*(g_f(V(G(z))))])",
+    )
     d_steps: int = Field(1, ge=1, description="discriminator steps per generator step (K)")
     z_dim: int = Field(256, ge=1, description="latent size (Metz et al.)")
     hidden: int = Field(128, ge=1, description="width of hidden layers (Metz et al.)")
@@ -89,6 +94,8 @@ class GANHParams(BaseModel):
             raise ValueError("loss: fgan needs a divergence (kl, reverse_kl, js, pearson, hellinger)")
         if self.loss != "fgan" and self.divergence is not None:
             raise ValueError(f"divergence applies to loss: fgan only, not loss: {self.loss}")
+        if self.loss != "fgan" and self.g_update is not None:
+            raise ValueError(f"g_update applies to loss: fgan only, not loss: {self.loss}")
         return self
 
     def no_effect(self) -> dict[str, str]:
@@ -160,7 +167,7 @@ class GAN(GenerativeModel):
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         """G's loss on D's outputs for G(z) (eq. 13.33 / 13.34, or the loss of `hp.loss`)."""
-        return generator_loss(fake_logits, self.hp.loss, self.hp.divergence)
+        return generator_loss(fake_logits, self.hp.loss, self.hp.divergence, self.hp.g_update)
 
     def discriminator_step(self, next_batch: Batches) -> dict[str, torch.Tensor]:
         """One step of D on a real batch and as many fakes (eq. 13.31, or `hp.loss`, + R1)."""

@@ -103,8 +103,14 @@ def fgan_discriminator_loss(real: torch.Tensor, fake: torch.Tensor, divergence: 
     return -(activation(real, divergence).mean() - conjugate_of_activation(fake, divergence).mean())
 
 
-def fgan_generator_loss(fake: torch.Tensor, divergence: str) -> torch.Tensor:
-    """-E[g_f(V(G(z)))]: the "alternative" generator update of Nowozin et al. 2016, section 3.2."""
+def fgan_generator_loss(fake: torch.Tensor, divergence: str, g_update: str = "alternative") -> torch.Tensor:
+    """G's loss under the generator update of Nowozin et al. 2016, section 3.2: "alternative",
+    -E[g_f(V(G(z)))] (the analogue of eq. 13.33); "saddle", the saddle-point objective itself,
+    -E[f*(g_f(V(G(z))))] (G minimises the bound D maximises; the analogue of eq. 13.34)."""
+    if g_update == "saddle":
+        return -conjugate_of_activation(fake, divergence).mean()
+    if g_update != "alternative":
+        raise ValueError(f"unknown g_update {g_update!r}; known: alternative, saddle")
     return -activation(fake, divergence).mean()
 
 
@@ -133,11 +139,14 @@ GENERATOR_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def generator_loss(
-    fake: torch.Tensor, loss: str = "nonsaturating", divergence: str | None = None
+    fake: torch.Tensor,
+    loss: str = "nonsaturating",
+    divergence: str | None = None,
+    g_update: str | None = None,
 ) -> torch.Tensor:
-    """G's loss of `loss` on D's outputs for G(z)."""
+    """G's loss of `loss` on D's outputs for G(z) (`g_update`: f-GAN's generator update)."""
     if loss == "fgan":
-        return fgan_generator_loss(fake, divergence or "")
+        return fgan_generator_loss(fake, divergence or "", g_update or "alternative")
     if loss not in GENERATOR_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
     return GENERATOR_LOSSES[loss](fake)

@@ -93,7 +93,10 @@ def unrolled_generator_loss(model, real: torch.Tensor, z: torch.Tensor) -> tuple
     else:
         loss_k = loss_at(theta).detach()
         loss_g = generator_loss(
-            functional_call(d, (theta, buffers), (fake,)), model.hp.loss, model.hp.divergence
+            functional_call(d, (theta, buffers), (fake,)),
+            model.hp.loss,
+            model.hp.divergence,
+            model.hp.g_update,
         )
     return loss_g, float(loss_k.detach() - loss_now)
 

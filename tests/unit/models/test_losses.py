@@ -246,3 +246,37 @@ def test_r1_on_a_quadratic_discriminator_equals_its_closed_form():
     assert r1.item() == pytest.approx(expected.item(), rel=1e-13)
     r1.backward()  # trainable: d/db = γ mean(Ax + b)
     assert torch.allclose(disc.b.grad, 4.0 * (x.detach() @ a + b).mean(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("divergence", losses.DIVERGENCES)
+def test_fgan_saddle_generator_loss_is_the_q_term_of_the_bound(divergence):
+    """The saddle update's G minimises the bound F that D maximises (D's loss is -F), less F's
+    term that does not depend on G, E_p[g_f(V)] (Nowozin et al. 2016, eq. 6): -E_q[f*(g_f(V))]."""
+    gen = torch.Generator().manual_seed(3)
+    real, fake = torch.randn(64, generator=gen).double(), torch.randn(64, generator=gen).double()
+    saddle = losses.generator_loss(fake, "fgan", divergence, "saddle").item()
+    d_loss = losses.discriminator_loss(real, fake, "fgan", divergence).item()
+    real_term = losses.activation(real, divergence).mean().item()
+    assert saddle == pytest.approx(-d_loss - real_term, rel=1e-12, abs=1e-12)
+    alternative = losses.generator_loss(fake, "fgan", divergence).item()
+    assert alternative == pytest.approx(-losses.activation(fake, divergence).mean().item(), rel=1e-12)
+    assert saddle != pytest.approx(alternative)
+
+
+def test_fgan_saddle_by_hand_for_the_two_kls():
+    """KL: f*(t) = exp(t - 1), g_f(v) = v; reverse KL: f*(g_f(v)) = v - 1 (table 2)."""
+    v = f64([0.0, 1.0, -2.0])
+    assert losses.generator_loss(v, "fgan", "kl", "saddle").item() == pytest.approx(
+        -(math.exp(-1) + 1.0 + math.exp(-3)) / 3, rel=1e-12
+    )
+    assert losses.generator_loss(v, "fgan", "reverse_kl", "saddle").item() == pytest.approx(
+        -((-1.0) + 0.0 + (-3.0)) / 3, rel=1e-12
+    )
+
+
+def test_g_update_applies_to_fgan_only():
+    from genbench.models.gan import GANHParams
+
+    with pytest.raises(ValueError, match="g_update applies to loss: fgan only"):
+        GANHParams(g_update="saddle")
+    assert GANHParams(loss="fgan", divergence="kl", g_update="saddle").g_update == "saddle"
