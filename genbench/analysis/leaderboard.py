@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from genbench.analysis.tuning import leaderboard_section
 from genbench.analysis.verdicts import write_published
 from genbench.numerics import code_label
 from genbench.store.atomic import write_atomic
-from genbench.store.protocol import protocol_id
+from genbench.store.protocol import protocol_id, protocol_records
 from genbench.store.result import RunResult, Status
 from genbench.store.runs import StoreError, load_runs, not_done_notes, read_manifest
 from genbench.suite.config import SPEC_VERSION
@@ -265,8 +266,17 @@ def write_leaderboard(suite_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, str
     write_atomic(suite_path / "leaderboard.csv", csv_bytes(table))  # ids prefixed: never read as numbers
     write_atomic(suite_path / "leaderboard_summary.csv", csv_bytes(summary))
     write_atomic(suite_path / "leaderboard.md", text.encode())
+    write_protocols(suite_path)
     write_published(suite_path, table)
     return table, summary, text
+
+
+def write_protocols(suite_path: Path) -> None:
+    """protocols.json: each protocol id of the suite's runs and the fields it hashes."""
+    found = [(r["result"].protocol, r["result"].spec_version) for r in load_runs(suite_path) if r["result"]]
+    records = protocol_records([(p, v) for p, v in found if p is not None])
+    text = json.dumps(records, indent=1, sort_keys=True) + "\n"
+    write_atomic(suite_path / "protocols.json", text.encode())
 
 
 def suite_findings(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -115,9 +116,14 @@ def test_write_leaderboard_files(tmp_path):
         "leaderboard.csv",
         "leaderboard.md",
         "leaderboard_summary.csv",
+        "protocols.json",
         "suite.json",
     ]
     assert (suite_path / "leaderboard.md").read_text() == text
+    records = json.loads((suite_path / "protocols.json").read_text())
+    assert set(records) == set(pd.read_csv(suite_path / "leaderboard.csv")["protocol"].dropna())
+    for pid, fields in records.items():  # each id is the hash of the fields stored with it
+        assert f"protocol-{protocol_id(fields, fields['spec_version'])}" == pid
     runs_csv = pd.read_csv(suite_path / "leaderboard.csv")
     assert len(runs_csv) == 9 and list(runs_csv["run_id"]) == [f"run-{s.run_id}" for s in specs]
     summary_csv = pd.read_csv(suite_path / "leaderboard_summary.csv")
