@@ -82,11 +82,11 @@ def load_trajectories(results_dir: str | Path) -> Any:
     """Every stored evaluation of a suite's runs, one row each (step, train_seconds, the metrics,
     the train.* means since the previous evaluation), with the run's model, variant, dataset,
     seed and status."""
-    from genbench.analysis import stats  # pandas and scipy: only when results are read
+    from genbench.analysis import stability  # pandas: only when results are read
     from genbench.analysis.leaderboard import runs_table
 
     path = _suite_path(results_dir)
-    traj, _ = stats.load_trajectories(path)
+    traj, _ = stability.load_trajectories(path)
     identity = runs_table(path)[0][["run_id", "model", "variant", "dataset", "seed", "status"]]
     return traj.merge(identity, on="run_id") if len(traj) else traj
 

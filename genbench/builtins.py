@@ -9,9 +9,9 @@ from genbench import registry
 
 def _import_builtins() -> None:
     """Import the modules whose import registers the built-in datasets, models and metrics."""
-    from genbench.data import images, toys  # noqa: F401  (on first use: they import torch)
-    from genbench.metrics import fidelity, likelihood, modes, mog, parzen  # noqa: F401
-    from genbench.models import gan, vae, veegan, wgan  # noqa: F401
+    from genbench.data import folder, images, toys  # noqa: F401  (on first use: they import torch)
+    from genbench.metrics import embedding_metrics, fidelity, likelihood, modes, mog, parzen  # noqa: F401
+    from genbench.models import gan, generator, samples, vae, veegan, wgan  # noqa: F401
 
 
 registry.set_builtins_loader(_import_builtins)

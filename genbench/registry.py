@@ -180,6 +180,14 @@ class MetricEntry:
     # metric (dataset_of(spec): the run's data set, loaded once); e.g. train a classifier, cache
     # reference features, so that workers only read them; raises PrepareError
     prepare: Callable[[list[Any], Callable[[Any], Dataset]], None] | None = None
+    # outputs_of(params) -> {output: direction} under a run's resolved parameters, for a metric whose
+    # output names depend on them (a feature space's columns, e.g. fd_dinov2_vitl14); None: `outputs`
+    outputs_of: Callable[[dict[str, Any]], dict[str, str]] | None = None
+
+    def outputs_for(self, params: dict[str, Any] | None = None) -> dict[str, str]:
+        """The scalar outputs under the resolved `params` (a run's `metric_params` entry; None:
+        the defaults' outputs, `outputs`)."""
+        return self.outputs if self.outputs_of is None or params is None else self.outputs_of(params)
 
     def applies_to(self, model: ModelEntry, dataset: DatasetEntry) -> bool:
         """Whether this metric can be computed for a model of that family on that dataset."""
@@ -296,12 +304,14 @@ def register_metric(
     dataset_kinds: Iterable[str] = DATASET_KINDS,
     check: Callable[[Any], str | None] | None = None,
     prepare: Callable[[list[Any], Callable[[Any], Dataset]], None] | None = None,
+    outputs_of: Callable[[dict[str, Any]], dict[str, str]] | None = None,
 ) -> MetricEntry:
     """Register a metric: `fn(model, dataset, ctx) -> {output: value}`, its scalar outputs with
     their directions ("max" or "min"), its parameters (pydantic with defaults; suite entries
     `{name: ..., key: value}`; in `fn` as `ctx.params`), the model ability it needs, the data set
     kinds it applies to, `check(spec) -> why it cannot run for that run, or None`, and an optional
-    `prepare(specs, dataset_of)` run once on the driver (raises PrepareError)."""
+    `prepare(specs, dataset_of)` run once on the driver (raises PrepareError), and, where the
+    output names depend on the parameters, `outputs_of(params) -> {output: direction}`."""
     _name("metric", name)
     _schema("metric", name, params)
     _function("metric", name, "fn", fn)
@@ -309,6 +319,7 @@ def register_metric(
     _text("metric", name, "needs", needs, optional=True)
     _function("metric", name, "check", check, optional=True)
     _function("metric", name, "prepare", prepare, optional=True)
+    _function("metric", name, "outputs_of", outputs_of, optional=True)
     if not isinstance(outputs, dict) or not all(isinstance(k, str) for k in outputs):
         raise TypeError(f"metric {name!r}: outputs must be a dict of output names")
     if not outputs or any(d not in ("max", "min") for d in outputs.values()):
@@ -325,6 +336,7 @@ def register_metric(
         check=check,
         params=params,
         prepare=prepare,
+        outputs_of=outputs_of,
     )
     load_builtins()
     return METRICS.register(name, entry)

@@ -4,7 +4,7 @@ classifier, reference features; torch's and matplotlib's caches).
 
 The lanes: tests/unit (no Ray, no subprocess, no classifier training; its conftest checks the
 first) and tests/e2e (Ray instances, loopback clusters, the CLI in subprocesses, the benchmark
-scripts, the MNIST classifier; all marked `slow`). Helpers the modules share: tests/helpers.py."""
+scripts, the MNIST classifier; all marked `slow`). Helpers the modules share: the tests/helpers package."""
 
 from __future__ import annotations
 

@@ -9,15 +9,8 @@ import pandas as pd
 
 from genbench.analysis.csvfiles import csv_bytes
 from genbench.analysis.findings import dataset_findings, findings_markdown
-from genbench.analysis.stats import (
-    ALPHA,
-    describe,
-    indicators_table,
-    load_trajectories,
-    no_power,
-    pairwise_tests,
-    tied_ranks,
-)
+from genbench.analysis.stability import indicators_table, load_trajectories
+from genbench.analysis.stats import ALPHA, EXACT_PER_GROUP, describe, no_power, pairwise_tests, tied_ranks
 from genbench.analysis.tuning import leaderboard_section
 from genbench.analysis.verdicts import write_published
 from genbench.numerics import code_label
@@ -114,7 +107,8 @@ def summary_table(table: pd.DataFrame, directions: dict[str, str], n_resamples: 
 
 
 def significance(table: pd.DataFrame, metric: str) -> dict[tuple, pd.DataFrame]:
-    """Per (dataset, protocol): Holm-adjusted two-sided Mann-Whitney p-values between variants."""
+    """Per (dataset, protocol): Holm-adjusted two-sided Mann-Whitney p-values between variants (each
+    matrix's attrs["tests"] names the tests, `stats.pairwise_tests`)."""
     out = {}
     table = with_labels(table)
     for (dataset, proto), rows in table.groupby(["dataset", "protocol"], sort=False, dropna=False):
@@ -163,12 +157,14 @@ def significance_markdown(table: pd.DataFrame, directions: dict[str, str]) -> st
     if not matrices:
         return ""
     parts = [
-        f"## Significance ({primary}: two-sided Mann–Whitney U over seeds, Holm-adjusted p-values; "
-        f"variants that do not differ at {ALPHA} share a rank)\n"
+        f"## Significance ({primary}: two-sided Mann–Whitney U over seeds, exact while a group has at "
+        f"most {EXACT_PER_GROUP} values, Holm-adjusted p-values; variants that do not differ at {ALPHA} "
+        "share a rank)\n"
     ]
     for (dataset, proto), matrix in matrices.items():
+        test = f"Test: {matrix.attrs['tests']}.\n\n" if matrix.attrs.get("tests") else ""
         shown = matrix.map(lambda p: "" if pd.isna(p) else f"{p:.3g}" + (" *" if p < ALPHA else ""))
-        parts.append(f"### {dataset} (protocol {proto})\n\n" + shown.to_markdown() + "\n")
+        parts.append(f"### {dataset} (protocol {proto})\n\n" + test + shown.to_markdown() + "\n")
     return "\n".join(parts) + "\n"
 
 
@@ -287,6 +283,6 @@ def suite_findings(
     if primary is None:
         return dataset_findings(table, summary, {}, pd.DataFrame(), None, "max")
     traj, modes = load_trajectories(suite_path)
-    indicators = indicators_table(table, traj, modes, primary, directions[primary])
+    indicators = indicators_table(table, traj, modes, primary, directions[primary], directions=directions)
     matrices = significance(table, primary)
     return dataset_findings(table, summary, matrices, indicators, primary, directions[primary])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench.analysis import stability as stable
 from genbench.analysis import stats
 from genbench.analysis import verdicts as reference
 from genbench.analysis.figures import suite as figures
@@ -21,6 +22,8 @@ from genbench.analysis.tuning import add_report_section
 from genbench.store.atomic import write_atomic
 from genbench.store.result import Status
 from genbench.store.runs import load_runs, read_manifest, run_dir
+from genbench.suite.reader import SuiteError
+from genbench.suite.targets import TargetSetting, describe_setting, target_problems
 
 STATUSES = [s.value for s in Status]
 __all__ = ["FILES_DIR", "Report", "build_report", "to_html", "to_latex", "to_markdown", "write_report"]
@@ -90,16 +93,35 @@ def leaderboard_frame(summary: pd.DataFrame, directions: dict[str, str], primary
     return pd.DataFrame(rows)
 
 
-def stability_frame(stability: pd.DataFrame) -> pd.DataFrame:
-    """The stability table as shown: rates in percent, medians rounded."""
+def _start_text(row: dict) -> str:
+    """The target's outputs at a variant's first evaluation (medians over its runs) and the share
+    of its runs that meet the target there; where that evaluation is not at step 0, its step."""
+    if pd.isna(row.get("start_step")):
+        return "–"
+    if row["start_step"] > 0:
+        return f"none (first evaluation at step {row['start_step']:.0f})"
+    values = [f"{k.removeprefix('start.')} {_fmt(v, 3)}" for k, v in row.items() if k.startswith("start.")]
+    shown = ", ".join(v for v in values if not v.endswith("–")) or "–"
+    return shown + (f"; met by {_fmt(100 * row['start_met'], 3)} %" if row["start_met"] > 0 else "")
+
+
+def stability_frame(stability: pd.DataFrame, refused: list[str] = ()) -> pd.DataFrame:
+    """The stability table as shown: rates in percent, medians rounded, the target's values at
+    step 0 beside the time to it; 'refused' on the data sets whose target is refused."""
     if stability.empty:
         return stability
     shown = pd.DataFrame({"dataset": stability["dataset"], "variant": stability["label"]})
     shown["runs"] = stability["runs"]
-    for col in ("diverged_rate", "collapsed_rate", "reached_rate"):
+    for col in ("diverged_rate", "collapsed_rate"):
         shown[col.replace("_rate", " %")] = [_fmt(100 * v, 3) for v in stability[col]]
-    for col in ("oscillation", "best_gap", "steps_to_target", "seconds_to_target"):
+    for col in ("oscillation", "best_gap"):
         shown[col.replace("_", " ")] = [_fmt(v, 3) for v in stability[col]]
+    shown["at step 0"] = [_start_text(r) for r in stability.to_dict("records")]
+    shown["reached %"] = [_fmt(100 * v, 3) for v in stability["reached_rate"]]
+    for col in ("steps_to_target", "seconds_to_target"):
+        shown[col.replace("_", " ")] = [_fmt(v, 3) for v in stability[col]]
+    no = stability["dataset"].isin(list(refused)).to_numpy()
+    shown.loc[no, ["reached %", "steps to target", "seconds to target"]] = "refused"
     return shown
 
 
@@ -113,7 +135,17 @@ def _median_run(table: pd.DataFrame, metric: str) -> dict[tuple, str]:
     return out
 
 
-def build_report(suite_path: Path, target: float | None = None) -> Report:
+def _checked_target(target: TargetSetting, directions: dict, modes: dict) -> TargetSetting:
+    """The target (the suite file's or `--target`'s), refused (SuiteError) where it names an output
+    the suite's metrics do not have, or a share of the modes of an output that counts none."""
+    counting = {r["collapse"]["output"] for r in modes.values() if r.get("collapse")}
+    problems = target_problems(target, set(directions), counting)
+    if problems:
+        raise SuiteError("target: " + "; ".join(f"{'.'.join(loc)}: {msg}" for loc, msg in problems))
+    return target
+
+
+def build_report(suite_path: Path, target: TargetSetting = None) -> Report:
     """Assemble the report of the suite stored at `suite_path` (target: the suite file's unless given)."""
     suite_path = Path(suite_path)
     manifest = read_manifest(suite_path)
@@ -122,9 +154,10 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     table, directions = runs_table(suite_path)
     table = table.assign(**{m: float("nan") for m in directions if m not in table})  # none finished yet
     primary = primary_metric(table, directions) or next(iter(directions))
-    traj, modes = stats.load_trajectories(suite_path)
+    traj, modes = stable.load_trajectories(suite_path)
     summary = summary_table(table, directions)
-    indicators = stats.indicators_table(table, traj, modes, primary, directions[primary], target)
+    target = _checked_target(target, directions, modes)
+    indicators = stable.indicators_table(table, traj, modes, primary, directions[primary], target, directions)
     styles = variant_styles(table["label"])  # one style per variant in every figure
     rep = Report()
     rep.add("h", 1, f"genbench report: {suite_path.name}")
@@ -140,7 +173,8 @@ def build_report(suite_path: Path, target: float | None = None) -> Report:
     rep.add("h", 2, "Settings and protocol")
     rep.blocks += settings_blocks(runs, manifest.get("labels", {}), directions)
     _significance_section(rep, matrices, summary, primary)
-    _stability_section(rep, indicators, summary, primary, target)
+    given = describe_setting(target, primary, directions) if target is not None else ""
+    _stability_section(rep, indicators, summary, primary, given)
     if len(traj):
         _curves_section(rep, manifest, table, traj, directions, styles)
     add_report_section(rep, suite_path, table, directions, primary)  # suites with searches
@@ -177,20 +211,37 @@ def _significance_section(rep: Report, matrices: dict, summary: pd.DataFrame, pr
     rep.add("h", 2, "Significance")
     rep.add(
         "p",
-        f"Two-sided Mann–Whitney U tests on the final {primary} over seeds (exact for small samples), "
-        f"Holm-adjusted p-values; * marks p < {stats.ALPHA}. Rows and columns in leaderboard order.",
+        f"Two-sided Mann–Whitney U tests on the final {primary} over seeds (exact while a group has at "
+        f"most {stats.EXACT_PER_GROUP} values; the test is named under each table), Holm-adjusted "
+        f"p-values; * marks p < {stats.ALPHA}. Rows and columns in leaderboard order.",
     )
     order = _rank_order(summary)
     for (dataset, proto), matrix in matrices.items():
+        test = matrix.attrs.get("tests", "")
         labels = sorted(matrix.index, key=lambda k: order.get((dataset, k), len(order)))
         matrix = matrix.loc[labels, labels]
         shown = matrix.map(lambda p: "" if pd.isna(p) else f"{p:.3g}" + (" *" if p < stats.ALPHA else ""))
         several = sum(d == dataset for d, _ in matrices) > 1
         rep.add("h", 3, f"{dataset} (protocol {proto})" if several else dataset)
         rep.add("table", f"Significance, {dataset}", shown.reset_index(names="variant"))
+        if test:
+            rep.add("p", f"Test: {test}.")
 
 
-def _stability_section(rep: Report, indicators, summary, primary: str, target: float | None) -> None:
+def _target_text(stability: pd.DataFrame, given: str) -> str:
+    """The target per data set as resolved, and where it comes from (the suite's, or the default)."""
+    pairs = [] if stability.empty else zip(stability["dataset"], stability["target_rule"], strict=True)
+    rules = {d: r for d, r in pairs if r}
+    if not rules:
+        return "none (set `target:` in the suite file, or `genbench report --target`)"
+    default = "the default: not collapsed, and on the toys half of the samples within 3 std of a mode"
+    where = f"as given: {given}" if given else default
+    return "; ".join(f"{d}: {r}" for d, r in rules.items()) + f" ({where})"
+
+
+def _stability_section(rep: Report, indicators, summary, primary: str, given: str) -> None:
+    """The stability table, the target's values at step 0, and the data sets whose target is refused."""
+    stability = stable.stability_table(indicators)
     rep.add("h", 2, "Stability")
     rep.add(
         "p",
@@ -198,11 +249,27 @@ def _stability_section(rep: Report, indicators, summary, primary: str, target: f
         "collapsed % of the ok runs (fewer than half of the modes captured at the end, counted by "
         "the output its data set declares: toys `modes`, MNIST `classes`, stacked MNIST `stacked_modes`), "
         f"oscillation (median over runs of the std of {primary} over the last 25% of evaluations), best "
-        f"gap (median of best minus final {primary}), reached % and median steps and training seconds "
-        f"to the target ({'modes ≥ half the modes' if primary == 'modes' and target is None else target}) "
-        "over the runs that reached it.",
+        f"gap (median of best minus final {primary}); at step 0: the target's outputs at the first "
+        "evaluation, of the untrained model (medians over runs), and the share of runs that meet the "
+        "target there; reached % and median steps and training seconds to the target (every "
+        "condition met at one evaluation) over the runs that reached it. "
+        f"Target: {_target_text(stability, given)}.",
     )
-    stability = stats.stability_table(indicators)
+    refused = stable.refused_datasets(stability)
+    for dataset in refused:
+        rep.add(
+            "p",
+            f"Target refused on {dataset}: every variant meets it at step 0 (at least half of its runs, "
+            "untrained), so a time to it would measure nothing. Set a `target:` that an untrained model "
+            "does not meet.",
+        )
+    if len(stability) and (stability["start_step"] > 0).any():
+        rep.add(
+            "p",
+            "Runs without an evaluation at step 0 (the suite sets no `eval.every`) show the step of their "
+            "first evaluation instead: whether their untrained models meet the target is not stored "
+            "(`genbench validate` predicts it on the toys).",
+        )
     if len(stability):
         order = _rank_order(summary)
         datasets = list(dict.fromkeys(summary["dataset"]))
@@ -211,7 +278,7 @@ def _stability_section(rep: Report, indicators, summary, primary: str, target: f
             for d, lab in zip(stability["dataset"], stability["label"], strict=True)
         ]
         stability = stability.iloc[sorted(range(len(key)), key=key.__getitem__)]
-    rep.add("table", "Stability", stability_frame(stability))
+    rep.add("table", "Stability", stability_frame(stability, refused))
 
 
 def _curves_section(rep: Report, manifest: dict, table, traj, directions: dict, styles: dict) -> None:
@@ -264,7 +331,7 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
-def write_report(suite_path: Path, target: float | None = None) -> dict[str, Path]:
+def write_report(suite_path: Path, target: TargetSetting = None) -> dict[str, Path]:
     """Write report.md, report.html, tables.tex and report_files/*.png; return their paths."""
     suite_path = Path(suite_path)
     rep = build_report(suite_path, target)

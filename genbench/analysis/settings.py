@@ -37,6 +37,17 @@ def _field(registry, family: str, key: str) -> tuple[str, str]:
     return default, field.description or "–"
 
 
+def reference_of(family: str) -> str:
+    """Where a family's parameters are documented: the section of the documentation's generated
+    reference page (its path in the docs site's sources, as text: the site is not shipped beside
+    the results); for a family a plugin registers, the listing that includes its plugins."""
+    load_builtins()
+    entry = MODELS.get(family) if family in MODELS else None
+    if entry is not None and entry.hparams.__module__.startswith("genbench."):
+        return f"docs/reference/models.md#{family}"
+    return f"genbench list --suite <suite file> {family}"
+
+
 def _set_keys(variant: str) -> list[str]:
     """The keys a variant string ('k=v k2=v2') sets, in its order."""
     return re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=", variant or "")
@@ -62,7 +73,7 @@ def variants_frames(specs: list[dict], labels: dict[str, str]) -> tuple[pd.DataF
         keys = _shown_keys(mine)
         for key in keys:
             default, meaning = _field(MODELS, family, key)
-            glossary.append((family, key, default, meaning, f"genbench list {family}"))
+            glossary.append((family, key, default, meaning, reference_of(family)))
         for spec in mine:
             name = labels.get(spec["run_id"]) or spec.get("label") or f"{family} {spec['variant']}".strip()
             for key in keys:
@@ -71,7 +82,7 @@ def variants_frames(specs: list[dict], labels: dict[str, str]) -> tuple[pd.DataF
                 values.append((name, family, "–", "every hyper-parameter at its default"))
     return (
         pd.DataFrame(values, columns=["variant", "family", "parameter", "value"]),
-        pd.DataFrame(glossary, columns=["family", "parameter", "default", "meaning", "source"]),
+        pd.DataFrame(glossary, columns=["family", "parameter", "default", "meaning", "reference"]),
     )
 
 
@@ -132,7 +143,9 @@ def settings_blocks(runs: list[dict], labels: dict[str, str], directions: dict[s
         (
             "p",
             "What those hyper-parameters are: the family's default and meaning as its registered "
-            "schema gives them (the source of `genbench list <family>` and of the reference pages).",
+            "schema gives them (the source of `genbench list <family>` and of the documentation's "
+            "reference pages); reference: the family's section of the documentation, "
+            "docs/reference/models.md#<family> in its sources.",
         ),
         ("table", "Hyper-parameters", glossary),
         ("table", "Data sets", datasets_frame(specs)),

@@ -15,6 +15,7 @@ from scipy.special import gammaln
 
 from genbench.analysis import rungs
 from genbench.analysis.csvfiles import csv_bytes
+from genbench.analysis.permutation import EXACT_SPLITS, permutation_test
 from genbench.analysis.stats import ALPHA, holm
 from genbench.store.atomic import write_atomic
 from genbench.store.runs import load_runs
@@ -178,21 +179,18 @@ def best_of_k_table(trials: pd.DataFrame, direction: str, n_resamples: int = N_R
     return pd.DataFrame(rows)
 
 
-def ahead_table(trials: pd.DataFrame, direction: str, n_resamples: int = N_RESAMPLES) -> pd.DataFrame:
+def ahead_table(trials: pd.DataFrame, direction: str) -> pd.DataFrame:
     """Per data set and k (up to the smallest N of its methods): the method with the best expected
-    best-of-k, and for every other method the two-sided bootstrap p-value of the difference,
-    Holm-adjusted over the others; significant where the adjusted p < ALPHA."""
+    best-of-k, and for every other method the two-sided permutation p-value of the difference
+    (`curve_pvalues`), Holm-adjusted over the others; significant where the adjusted p < ALPHA."""
     rows = []
+    sign = 1.0 if direction == "max" else -1.0
     for (dataset, proto), part in trials[trials["pending"] == 0].groupby(["dataset", "protocol"], sort=False):
-        methods = {m: g["value"].to_numpy(float) for m, g in part.groupby("method", sort=False)}
+        methods = {m: sign * g["value"].to_numpy(float) for m, g in part.groupby("method", sort=False)}
         if len(methods) < 2:
             continue
-        sign = 1.0 if direction == "max" else -1.0
-        point = {m: sign * expected_best_of_k(v, direction) for m, v in methods.items()}
-        boot = {
-            m: sign * bootstrap_curves(v, direction, n_resamples, seed=i)
-            for i, (m, v) in enumerate(methods.items())
-        }
+        point = {m: _curves(v)[0] for m, v in methods.items()}
+        tested: dict[tuple, tuple] = {}  # (leader, other) -> (p-value per k, test name)
         for k in range(1, min(len(v) for v in methods.values()) + 1):
             scores = {m: c[k - 1] for m, c in point.items() if np.isfinite(c[k - 1])}
             if len(scores) < 2:
@@ -200,7 +198,10 @@ def ahead_table(trials: pd.DataFrame, direction: str, n_resamples: int = N_RESAM
             order = sorted(scores, key=lambda m: -scores[m])
             leader, others = order[0], order[1:]
             tied = [m for m in order if scores[m] == scores[leader]]
-            pvalues = holm([_boot_p(boot[leader][:, k - 1], boot[m][:, k - 1]) for m in others])
+            for m in others:
+                if (leader, m) not in tested:
+                    tested[(leader, m)] = curve_pvalues(methods[leader], methods[m])
+            pvalues = holm([tested[(leader, m)][0][k - 1] for m in others])
             rows.append(
                 {
                     "dataset": dataset,
@@ -211,6 +212,7 @@ def ahead_table(trials: pd.DataFrame, direction: str, n_resamples: int = N_RESAM
                     "second": others[0],
                     "second_expected_best": sign * scores[others[0]],
                     "p_vs_second": pvalues[0],
+                    "p_test": tested[(leader, others[0])][1],
                     "significantly_ahead_of": ", ".join(
                         m for m, p in zip(others, pvalues, strict=True) if p < ALPHA
                     ),
@@ -219,13 +221,19 @@ def ahead_table(trials: pd.DataFrame, direction: str, n_resamples: int = N_RESAM
     return pd.DataFrame(rows)
 
 
-def _boot_p(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sided bootstrap p-value that a - b (independent resamples) is centred on 0."""
-    d = a - b
-    d = d[np.isfinite(d)]
-    if not len(d):
-        return math.nan
-    return float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean())))
+def _curve_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Expected best-of-k of each row of x minus that of y (higher is better), k = 1..the smaller N."""
+    k = min(x.shape[1], y.shape[1])
+    return _curves(x)[:, :k] - _curves(y)[:, :k]
+
+
+def curve_pvalues(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, str]:
+    """Two-sided p-values, per k, that two methods' trials (higher is better, NaN failed) share one
+    distribution, against a difference of their expected best-of-k: a permutation test over the
+    splits of the pooled trials (exact over all of them or Monte Carlo, `permutation`; a split whose
+    curve is undefined at k counts as extreme). The test's name comes with them."""
+    p, name = permutation_test(a, b, _curve_difference)
+    return np.atleast_1d(p), name
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -336,7 +344,9 @@ def add_report_section(
         "sorted worst to best; Dodge et al. 2019), with a 95% band from "
         f"{N_RESAMPLES} bootstrap resamples of the trials. Where some k-subsets hold only failed trials the "
         "expectation is undefined and left out. For each k the table names the method ahead; its difference "
-        "from each other method is tested by a two-sided bootstrap p-value, Holm-adjusted over the others "
+        "from each other method is tested by a two-sided permutation test of the difference in expected "
+        "best-of-k (exact over every split of the two methods' trials up to "
+        f"{EXACT_SPLITS:,} splits, else Monte Carlo; column p_test), Holm-adjusted over the others "
         f"(significant at {ALPHA}).",
     )
     rep.image(

@@ -8,11 +8,13 @@ from pathlib import Path
 
 from rich.console import Console
 
+from genbench.driver.eval_command import add_arguments as add_eval_arguments
 from genbench.driver.lock import SuiteLocked
 from genbench.driver.preflight import PreflightError
 from genbench.driver.stopping import StorageFull
 from genbench.numerics import NUMERICS_VERSION, __version__
 from genbench.suite.config import EXIT_INTERRUPTED, SuiteError
+from genbench.suite.targets import parse_target_text
 
 EXIT_FAILURE = 1  # a run failed, or the store could not be written (full disk, read-only, quota)
 EXIT_BAD_INPUT = 2
@@ -27,6 +29,7 @@ leaderboard and a report under results/<suite>/."""
 EPILOG = """\
 examples:
   genbench run suites/quickstart.yaml   train a suite (run it again to resume after a stop)
+  genbench eval png/ --dataset mnist    score a folder of images made elsewhere
   genbench report results/quickstart    rebuild its report from the stored runs
   genbench list gan                     a model family's parameters and their defaults
 
@@ -43,6 +46,14 @@ COMMANDS = {
         "results/<suite>/: a folder per run, leaderboard.csv and .md, report.html. Exit code 0 when "
         "every run ended ok or diverged; 1 when a run failed (the last line names the result.json "
         "files that hold the tracebacks); 2 for an invalid suite file; 130 after Ctrl-C.",
+    ),
+    "eval": (
+        "score samples or a generator made elsewhere against a data set",
+        "Score PATH (a folder of PNG/JPEG images, an .npz/.npy/.csv file of samples, a TorchScript "
+        "generator or file.py:function) on the data set given with --dataset, with the metrics, "
+        "seeds and leaderboard of `genbench run`: it runs a one-entry suite (results/eval-DATASET/ "
+        "unless --name). Nothing is trained; each seed scores another draw of --samples samples. "
+        "Exit codes as for run; 2 for a PATH that does not exist or does not fit the data set.",
     ),
     "validate": (
         "check a suite file without training anything",
@@ -95,12 +106,21 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
 
 
+def _cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from genbench.driver.eval_command import run_eval  # on first use: the CLI starts fast
+
+    return run_eval(args, console)
+
+
 def _cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    from genbench.driver.untrained import untrained_warnings  # torch: on first use
     from genbench.suite.config import load_suite  # on first use: the CLI starts fast
 
     suite, specs, notes = load_suite(args.suite)
     for note in notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    for warning in untrained_warnings(suite, specs):
+        console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
     console.print(f"{args.suite}: valid; suite {suite.name!r} expands to {len(specs)} runs", highlight=False)
     return 0
 
@@ -233,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
     _add_run(sub)
+    evaluate = _command(sub, "eval")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(fn=_cmd_eval)
     validate = _command(sub, "validate")
     validate.add_argument("suite", help="the suite file (YAML)")
     validate.set_defaults(fn=_cmd_validate)
@@ -254,9 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results_dir", help="a suite's results directory, e.g. results/stability")
     report.add_argument(
         "--target",
-        type=float,
+        type=parse_target_text,
         default=None,
-        help="value of the primary metric for time-to-target (default: modes >= half the modes)",
+        help="time-to-target's target: the primary metric's value, or a mapping such as "
+        "'{modes: 50%%, hq_frac: 0.5}' (default: the suite file's, else on the toys modes >= half the "
+        "modes and hq_frac >= 0.5)",
     )
     report.set_defaults(fn=_cmd_report)
     prepare = _command(sub, "prepare")

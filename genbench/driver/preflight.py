@@ -12,9 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from genbench.data.images import DataMissing
 from genbench.driver import runner
-from genbench.registry import DATASETS, METRICS, PrepareError
+from genbench.registry import DATASETS, METRICS, MODELS, PrepareError
 from genbench.store import runs as store
 from genbench.suite import plugins
 from genbench.suite.config import Resources, RunSpec, Suite
@@ -100,6 +102,30 @@ def check_data(specs: list[RunSpec]) -> dict[str, object]:
     return loaded
 
 
+def check_inputs(specs: list[RunSpec], datasets: dict[str, object]) -> None:
+    """Ask each run's hyper-parameters, where their schema defines `input_problem(dataset,
+    n_samples)`, why its files cannot be scored on its data set (samples or a generator made
+    elsewhere of another shape, fewer samples than eval.samples); the first answer is raised."""
+    asked = set()
+    for spec in specs:
+        key = _data_key(spec)
+        question = json.dumps([spec.model, spec.hparams, key, spec.eval.samples], sort_keys=True)
+        if question in asked:  # the other seeds of a variant
+            continue
+        asked.add(question)
+        try:
+            check = getattr(MODELS.get(spec.model).hparams(**spec.hparams), "input_problem", None)
+        except ValidationError as exc:  # e.g. files changed since the suite was read
+            raise PreflightError(f"{spec.label}: {exc.errors()[0]['msg']}") from None
+        if callable(check):
+            if key not in datasets:  # a toy: cheap to build
+                entry = DATASETS.get(spec.dataset)
+                datasets[key] = entry.build(entry.params(**spec.dataset_params))
+            problem = check(datasets[key], spec.eval.samples)
+            if problem:
+                raise PreflightError(f"{spec.label} on {spec.dataset}: {problem}")
+
+
 def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
     """Run the `prepare` step of every metric entry that has one, once, on the driver, with the
     runs that use the metric (e.g. the MNIST classifier and reference features: workers then read
@@ -148,7 +174,9 @@ def preflight(
         check_reachable(suite.trackers if todo else [], suite.name)  # before any run starts logging
     except TrackerUnreachable as exc:
         raise PreflightError(str(exc)) from None
-    prepare_metrics(todo, check_data(todo))
+    datasets = check_data(todo)
+    check_inputs(todo, datasets)
+    prepare_metrics(todo, datasets)
     if serial or not todo:
         return {**timing, "preflight_s": time.perf_counter() - started}
     try:

@@ -1,4 +1,4 @@
-"""Runs RunSpecs on Ray actors (or in-process with serial=True). Nothing else imports Ray.
+"""Runs RunSpecs on Ray actors (or in-process with serial=True); only driver/extract.py imports Ray too.
 
 A pool of long-lived actors, as many as the cluster's nodes fit (counted per node, in Ray's
 fixed-point units), takes runs one after another, so torch is imported once per worker rather

@@ -28,6 +28,7 @@ from genbench.driver.stopping import (
     storage_problem,
     worker_problem,
 )
+from genbench.driver.untrained import untrained_warnings
 from genbench.registry import DATASETS, METRICS
 from genbench.store import runs as store
 from genbench.store.result import RunResult, Status
@@ -93,6 +94,8 @@ class SuiteRun:
         suite, self.specs, notes = load_suite(suite_file, base)
         for note in notes:
             self.console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        for warning in untrained_warnings(suite, self.specs):  # the report will refuse such a target
+            self.console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
         self.path = check_results_root(results_root, suite.name, len(self.specs))
         self.lock = RunLock(self.path)  # before preflight: a second driver is refused at once
         if self.lock.note:
@@ -107,7 +110,9 @@ class SuiteRun:
 
     def write_manifest(self, suite, suite_file: Path | dict) -> None:
         """Write the manifest and the runs' specs; note the primary metric and the schedule."""
-        outputs = {k: d for m in suite.metric_names for k, d in METRICS.get(m).outputs.items()}
+        params = {m: p for spec in self.specs for m, p in spec.metric_params.items()}  # resolved, by name
+        entries = [METRICS.get(m).outputs_for(params.get(m)) for m in suite.metric_names]
+        outputs = {k: d for entry in entries for k, d in entry.items()}
         source = "<suite dict>" if isinstance(suite_file, dict) else str(suite_file)
         store.write_manifest(self.path, self.specs, source, outputs, suite.target, suite.reference)
         self.primary = next(iter(outputs))

@@ -1,6 +1,7 @@
-"""Feature extractors registered with torch-fidelity: `inception` (torch-fidelity's
-inception-v3-compat, comparable with published FIDs) and `mnist_classifier` (genbench's own, for
-MNIST-like data), in batches on the run's device."""
+"""Feature extractors by space: `inception` (torch-fidelity's inception-v3-compat, comparable with
+published FIDs) and `mnist_classifier` (genbench's own, for MNIST-like data), registered with
+torch-fidelity, and the DINOv2 and CLIP backbones (`genbench.metrics.backbones`); in batches on
+the run's device."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 from torch_fidelity.utils import create_feature_extractor
 
-from genbench.metrics import classifier
-from genbench.metrics.feature_choice import hub_weights, inception_weights_problem
+from genbench.metrics import backbones, classifier
+from genbench.metrics.feature_choice import (
+    BACKBONE_BATCH,
+    FEATURE_BATCH,
+    hub_weights,
+    inception_weights_problem,
+)
 
 TF_MNIST = "genbench-mnist-classifier"  # grey images: the first channel classified
 TF_MNIST_3CH = "genbench-mnist-classifier-3ch"  # stacked MNIST: each channel classified
-FEATURE_BATCH = 500
 # the layer of each feature metric ("features") and of the Inception Score ("logits"), per extractor
 LAYERS = {
     "inception": {"features": "2048", "logits": "logits_unbiased"},
@@ -79,13 +84,21 @@ for _name, _cls in ((TF_MNIST, MnistClassifierExtractor), (TF_MNIST_3CH, Stacked
 
 
 def get(
-    name: str, dataset, data_dir: str | None, weights: str | None = None
-) -> tuple[FeatureExtractorBase, dict]:
-    """The torch-fidelity extractor `name` for `dataset` (both of its layers: features and
-    logits) and its protocol fields; cached per process."""
+    name: str, dataset, data_dir: str | None, weights: str | None = None, sha256: str | None = None
+) -> tuple[FeatureExtractorBase | backbones.BackboneExtractor, dict]:
+    """The extractor of space `name` for `dataset` (torch-fidelity's: both of its layers, features
+    and logits; a backbone: its features) and its protocol fields; cached per process. `weights`
+    (inception, backbones) and `sha256` (checked: WeightsError) pin a weights file."""
+    if name in backbones.BACKBONES:
+        key = (name, weights, sha256)
+        if key not in _EXTRACTORS:
+            _EXTRACTORS[key] = backbones.load(name, weights, sha256)
+        return _EXTRACTORS[key]
     weights = weights if name == "inception" else None
     per_channel = name == "mnist_classifier" and dataset.shape[0] == 3
     key = (name, classifier.mnist_source(dataset.name), per_channel, weights, data_dir)
+    if name == "inception" and sha256 is not None:
+        _inception_pinned(weights, sha256)
     if key not in _EXTRACTORS:
         layers = [LAYERS[name]["features"], LAYERS[name]["logits"]]
         if name == "mnist_classifier":
@@ -121,6 +134,14 @@ def get(
 _EXTRACTORS: dict = {}
 
 
+def _inception_pinned(weights: str | None, sha256: str) -> None:
+    """Raise WeightsError when the inception weights file is not the one pinned by `sha256`."""
+    path = Path(weights).expanduser() if weights else hub_weights()
+    found = backbones.sha256_of(path) if path.is_file() else "(no such file)"
+    if found != sha256:
+        raise backbones.WeightsError(f"the inception weights file {path} has sha256 {found}, not {sha256}")
+
+
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] images (N, C, H, W) -> uint8 (N, 3, H, W), grey repeated to three channels
     (torch-fidelity's input contract)."""
@@ -130,9 +151,16 @@ def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def extract(
-    fe: FeatureExtractorBase, images: torch.Tensor, device, batch: int = FEATURE_BATCH
+    fe: FeatureExtractorBase | backbones.BackboneExtractor,
+    images: torch.Tensor,
+    device,
+    batch: int | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """Every requested layer of [0, 1] images, in batches on `device`, gathered on the CPU (float32)."""
+    """Every requested layer of [0, 1] images (a backbone's: its features), in batches of `batch`
+    (None: FEATURE_BATCH, a backbone's BACKBONE_BATCH) on `device`, gathered on the CPU (float32)."""
+    if isinstance(fe, backbones.BackboneExtractor):
+        return (fe.features(images, device, batch or BACKBONE_BATCH),)
+    batch = batch or FEATURE_BATCH
     fe.to(device)
     out = [[t.float().cpu() for t in fe(to_uint8_rgb(chunk).to(device))] for chunk in images.split(batch)]
     return tuple(torch.cat(layer) for layer in zip(*out, strict=True))

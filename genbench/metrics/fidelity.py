@@ -1,6 +1,8 @@
-"""FID, KID, improved precision/recall and the Inception Score (through torch-fidelity) and
-density/coverage on the features of a registered extractor (`genbench.metrics.extractors`);
-reference features of the real test images and what is derived from them, cached on disk."""
+"""FID (float64, `genbench.metrics.frechet`; optionally FD_inf and a bootstrap CI), KID, improved
+precision/recall and the Inception Score (through torch-fidelity) and density/coverage on the
+features of the space a metric entry names (`features:`, else `eval.feature_extractor`;
+`genbench.metrics.extractors`), in that space's columns; reference features of the real test
+images and what is derived from them, cached on disk."""
 
 from __future__ import annotations
 
@@ -13,8 +15,20 @@ import torch
 
 from genbench.metrics import EvalContext, classifier
 from genbench.metrics.density import density_coverage, knn_radii
-from genbench.metrics.feature_choice import extractor_name, inception_weights_problem
-from genbench.registry import register_metric
+from genbench.metrics.feature_choice import (
+    FeatureParams,
+    FidParams,
+    LogitParams,
+    checker,
+    column,
+    columns_of,
+    fid_outputs,
+    params_of,
+    space_of,
+    spaces_of,
+)
+from genbench.metrics.frechet import fid_extras
+from genbench.registry import PrepareError, register_metric
 
 # torch-fidelity (and torchvision under it) is imported on first use, not when metrics register
 
@@ -25,21 +39,32 @@ _MEMO: dict = {}  # path of a cached tensor -> the tensor, for the process
 
 
 def _extractor(name: str, dataset, ctx):
-    """The extractor `name` for `dataset` under the evaluation's settings, and its protocol fields."""
+    """The extractor `name` for `dataset` under the evaluation's settings and the metric's
+    parameters (`ctx.params`: its weights file and sha256), and its protocol fields."""
     from genbench.metrics import extractors  # torch-fidelity costs a worker ~1.2 s: imported on first use
 
-    weights = ctx.setting("feature_extractor_weights_path", "") or None
-    return extractors.get(name, dataset, ctx.data_dir, weights)
+    weights, sha256 = getattr(ctx.params, "weights", None), getattr(ctx.params, "sha256", None)
+    if weights is None and name == "inception":
+        weights = ctx.setting("feature_extractor_weights_path", "") or None
+    return extractors.get(name, dataset, ctx.data_dir, weights, sha256)
 
 
 def cached_tensor(path: Path, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
     """A tensor kept in memory and on disk at `path` (written atomically): computed once, by
-    whichever process gets there first (the driver, before any run: `genbench.driver.preflight`)."""
+    whichever process gets there first (the driver, before any run: `genbench.driver.preflight`);
+    a file that cannot be read is reported on stderr and computed again."""
+    import pickle  # the error of a file that is not a pickle (both: on first use)
+    import sys
+
     key = str(path)
     if key not in _MEMO:
-        if path.exists():
+        try:
             _MEMO[key] = torch.load(path, weights_only=True)
-        else:
+        except FileNotFoundError:
+            pass
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+            print(f"warning: cache file {path} cannot be read ({exc}); computing it again", file=sys.stderr)
+        if key not in _MEMO:
             value = compute()
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -50,23 +75,31 @@ def cached_tensor(path: Path, compute: Callable[[], torch.Tensor]) -> torch.Tens
 
 
 def reference_path(dataset, fe, info: dict, n_real: int) -> Path:
-    """Cache file of the real features: data set, data hash, split, extractor (and its per-channel
-    variant), weights hash and count (torch-fidelity's own cache ignores the last two)."""
-    from genbench.metrics import extractors  # torch-fidelity: on first use
+    """Feature cache file of the real features, named by a hash of the data set's sha256, split,
+    extractor (and its per-channel variant), weights hash, image size and count
+    (torch-fidelity's own cache ignores the weights and the count)."""
+    from genbench.metrics import extractors, feature_cache  # torch-fidelity: on first use
 
-    data = classifier.data_hash(dataset)[:12]
     tag = "-3ch" if fe.get_name() == extractors.TF_MNIST_3CH else ""
-    name = f"{dataset.name}-{data}-test-{info['extractor']}{tag}-{info['weights_hash'][:12]}-n{n_real}.pt"
-    return classifier.cache_dir() / "reference" / name
+    key = feature_cache.key_of(dataset, "test", fe.get_name(), info["weights_hash"], n_real)
+    return feature_cache.cache_path(f"{dataset.name}-test-{info['extractor']}{tag}-n{n_real}", key)
 
 
 def reference_features(dataset, fe, info: dict, n_real: int, device) -> torch.Tensor:
-    """Features of the first n_real test images, cached in memory and on disk."""
-    from genbench.metrics.extractors import extract  # torch-fidelity: on first use
+    """Features of the first n_real test images: streamed batch by batch into the feature cache
+    (`genbench.metrics.feature_cache`, a memory-mapped `.npy` with its moments), kept per process."""
+    from genbench.metrics import feature_cache
+    from genbench.metrics.extractors import FEATURE_BATCH, extract  # torch-fidelity: on first use
 
-    return cached_tensor(
-        reference_path(dataset, fe, info, n_real), lambda: extract(fe, dataset.test[:n_real], device)[0]
-    )
+    path = reference_path(dataset, fe, info, n_real)
+    if str(path) not in _MEMO:
+        key = feature_cache.key_of(dataset, "test", fe.get_name(), info["weights_hash"], n_real)
+        source = feature_cache.source_of(dataset)
+        found = feature_cache.cached_features(
+            path, key, lambda: source.batches(0, n_real, FEATURE_BATCH), lambda x: extract(fe, x, device)[0]
+        )
+        _MEMO[str(path)] = found.tensor()
+    return _MEMO[str(path)]
 
 
 def reference_radii(ref_path: Path, real: torch.Tensor, metric: str) -> torch.Tensor:
@@ -92,23 +125,32 @@ def prepare_reference(dataset, settings, metrics: set[str], data_dir: str | None
             reference_radii(path, real, key)
 
 
-def _generated(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(features, logits, protocol) of this evaluation's samples, extracted once per evaluation."""
+def generated_features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """(features, logits (None for a backbone), protocol) of this evaluation's samples in the
+    metric's space (`ctx.params`), extracted once per evaluation and space."""
     from genbench.metrics.extractors import extract  # torch-fidelity: on first use
 
-    if "generated" not in ctx.cache:
-        name = extractor_name(dataset.name, ctx.setting("feature_extractor", "auto"))
+    params = ctx.params if isinstance(ctx.params, FeatureParams) else FeatureParams()
+    name = space_of(dataset.name, params, ctx.setting("feature_extractor", "auto"))
+    key = ("generated", name, params.weights, params.sha256)
+    if key not in ctx.cache:
         fe, info = _extractor(name, dataset, ctx)
-        feats, logits = extract(fe, ctx.samples_for(dataset), ctx.model.device)
-        ctx.cache["generated"] = (feats, logits, {**info, "fe": fe})
-    return ctx.cache["generated"]
+        out = extract(fe, ctx.samples_for(dataset), ctx.model.device, params.batch())
+        ctx.cache[key] = (out[0], out[1] if len(out) > 1 else None, {**info, "fe": fe})
+    return ctx.cache[key]
 
 
-def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[[bool], dict]]:
+def named(ctx, outputs: dict[str, float], default: str = "auto") -> dict[str, float]:
+    """`outputs` under the columns of the metric's space (its `default` space: their own names)."""
+    features = getattr(ctx.params, "features", default)
+    return {column(k, features, default): v for k, v in outputs.items()}
+
+
+def space_features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[[bool], dict]]:
     """(real features, generated features, the reference's cache file, protocol(final))."""
     import torch_fidelity  # torch-fidelity: on first use
 
-    fake, _, info = _generated(dataset, ctx)
+    fake, _, info = generated_features(dataset, ctx)
     info = dict(info)
     fe = info.pop("fe")
     n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
@@ -127,15 +169,12 @@ def _features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor, Path, Callable[
 
 
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor, real_stats: dict | None = None) -> float:
-    """FID (Heusel et al. 2017) of two feature sets by torch-fidelity: |mu_r - mu_g|^2 +
-    tr(S_r + S_g - 2 (S_r S_g)^(1/2)); `real_stats`: the real set's mean and covariance, if known."""
-    from torch_fidelity.metric_fid import (  # torch-fidelity: on first use
-        fid_features_to_statistics,
-        fid_statistics_to_metric,
-    )
+    """FID (Heusel et al. 2017) of two feature sets: |mu_r - mu_g|^2 + tr(S_r + S_g - 2 (S_r S_g)^(1/2))
+    in float64 (`genbench.metrics.frechet`); `real_stats`: the real set's {"mu", "sigma"}, if known."""
+    from genbench.metrics.frechet import feature_statistics, frechet_distance
 
-    stats = fid_features_to_statistics(fake.double()), real_stats or fid_features_to_statistics(real.double())
-    return fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+    mu_r, sigma_r = (real_stats["mu"], real_stats["sigma"]) if real_stats else feature_statistics(real)
+    return frechet_distance(mu_r, sigma_r, *feature_statistics(fake))
 
 
 def kid_from_features(
@@ -203,18 +242,22 @@ def isc_from_logits(logits: torch.Tensor, splits: int = ISC_SPLITS, seed: int = 
 
 
 def _fid(model, dataset, ctx) -> dict[str, float]:
-    from torch_fidelity.metric_fid import fid_features_to_statistics  # torch-fidelity: on first use
+    from genbench.metrics.frechet import feature_statistics
 
-    real, fake, path, protocol = _features(dataset, ctx)
+    real, fake, path, protocol = space_features(dataset, ctx)
     ctx.record("fid", protocol)
     key = ("fid statistics", str(path))
     if key not in _MEMO:  # the real set's mean and covariance, once per process
-        _MEMO[key] = fid_features_to_statistics(real.double())
-    return {"fid": fid_from_features(real, fake, _MEMO[key])}
+        mu, sigma = feature_statistics(real)
+        _MEMO[key] = {"mu": mu, "sigma": sigma}
+    out = {"fid": fid_from_features(real, fake, _MEMO[key])}
+    if ctx.final:  # FD_inf and the bootstrap CI: at the final evaluation only
+        out |= fid_extras(_MEMO[key], fake, ctx.params)
+    return named(ctx, out)
 
 
 def _kid(model, dataset, ctx) -> dict[str, float]:
-    real, fake, _, protocol = _features(dataset, ctx)
+    real, fake, _, protocol = space_features(dataset, ctx)
 
     def kid_protocol(final: bool) -> dict:
         proto = protocol(final)
@@ -223,26 +266,26 @@ def _kid(model, dataset, ctx) -> dict[str, float]:
         return {**proto, "kid_subsets": subsets, "kid_subset_size": size, "kernel": "poly d3"}
 
     ctx.record("kid", kid_protocol)
-    return kid_from_features(real, fake, subsets=100 if ctx.final else KID_SUBSETS_TRAIN)
+    return named(ctx, kid_from_features(real, fake, subsets=100 if ctx.final else KID_SUBSETS_TRAIN))
 
 
 def _prc(model, dataset, ctx) -> dict[str, float]:
-    real, fake, path, protocol = _features(dataset, ctx)
+    real, fake, path, protocol = space_features(dataset, ctx)
     ctx.record("precision_recall", lambda final: {**protocol(final), "k": 3})
-    return prc_with_radii(real, fake, reference_radii(path, real, "prc"))
+    return named(ctx, prc_with_radii(real, fake, reference_radii(path, real, "prc")))
 
 
 def _dc(model, dataset, ctx) -> dict[str, float]:
-    real, fake, path, protocol = _features(dataset, ctx)
+    real, fake, path, protocol = space_features(dataset, ctx)
     ctx.record("density_coverage", lambda final: {**protocol(final), "k": 5})
     radii = reference_radii(path, real, "dc")
-    return density_coverage(real.to(ctx.model.device), fake, k=5, radii=radii)
+    return named(ctx, density_coverage(real.to(ctx.model.device), fake, k=5, radii=radii))
 
 
 def _isc(model, dataset, ctx) -> dict[str, float]:
     import torch_fidelity  # torch-fidelity: on first use
 
-    _, logits, info = _generated(dataset, ctx)
+    _, logits, info = generated_features(dataset, ctx)
     info = {k: v for k, v in info.items() if k != "fe"}
     ctx.record(
         "isc",
@@ -254,18 +297,7 @@ def _isc(model, dataset, ctx) -> dict[str, float]:
             "torch_fidelity": torch_fidelity.__version__,
         },
     )
-    return isc_from_logits(logits)
-
-
-def check_spec(spec) -> str | None:
-    """Why a run's feature metrics cannot run here (inception weights; the MNIST classifier on
-    other data), or None."""
-    name = extractor_name(spec.dataset, getattr(spec.eval, "feature_extractor", "auto"))
-    if name == "mnist_classifier":
-        if classifier.mnist_source(spec.dataset) in ("mnist", "fashion_mnist"):
-            return None
-        return "eval.feature_extractor mnist_classifier applies to MNIST-like data sets only"
-    return inception_weights_problem(getattr(spec.eval, "feature_extractor_weights_path", None))
+    return named(ctx, isc_from_logits(logits))
 
 
 FEATURE_METRICS = ("fid", "kid", "precision_recall", "density_coverage", "isc")
@@ -273,7 +305,8 @@ _ENTRIES = {
     "fid": (
         _fid,
         {"fid": "min"},
-        "Frechet distance of feature Gaussians (Heusel et al. 2017), torch-fidelity",
+        "Frechet distance of feature Gaussians (Heusel et al. 2017), float64 from eigenvalues; "
+        "optionally FD_inf and a bootstrap CI",
     ),
     "kid": (_kid, {"kid": "min"}, "kernel inception distance, cubic kernel MMD^2 (Binkowski et al. 2018)"),
     "precision_recall": (
@@ -294,15 +327,36 @@ _ENTRIES = {
 }
 
 
+def check_weights_load(specs: list, metrics) -> None:
+    """Build, once per process, space and weights file, the backbone of every DINOv2 or CLIP space
+    the runs' `metrics` use, so that a pinned file that does not fit its network stops the suite
+    before anything trains (PrepareError)."""
+    from genbench.metrics import backbones  # on first use
+
+    for spec in specs:
+        for metric, space in spaces_of(spec, metrics).items():
+            params = params_of(spec, metric)
+            key = ("loads", space, params.weights, params.sha256)
+            if space in backbones.BACKBONES and key not in _MEMO:
+                try:
+                    backbones.load(space, params.weights, params.sha256)
+                except backbones.WeightsError as exc:
+                    raise PrepareError(f"metric {metric!r}: {exc}") from None
+                _MEMO[key] = True
+
+
 def prepare(specs: list, dataset_of) -> None:
-    """On the driver, once per data set, evaluation settings and feature metrics: where the
-    features are the MNIST classifier's, train (or load) it and compute the reference features and
-    k-NN radii of the real test images, so that workers only read them ($GENBENCH_CACHE)."""
+    """On the driver, once per data set, evaluation settings and feature metrics: check that the
+    backbones' weights load, and where the features are the MNIST classifier's, train (or load)
+    it and compute the reference features and k-NN radii of the real test images, so that
+    workers only read them ($GENBENCH_CACHE)."""
+    check_weights_load(specs, FEATURE_METRICS)
     done: set[str] = set()
     for spec in specs:
-        if extractor_name(spec.dataset, spec.eval.feature_extractor) != "mnist_classifier":
+        spaces = spaces_of(spec, FEATURE_METRICS)
+        features = {m for m, space in spaces.items() if space == "mnist_classifier"}
+        if not features:
             continue
-        features = set(spec.metrics) & set(FEATURE_METRICS)
         key = json.dumps(
             [spec.dataset, spec.dataset_params, spec.eval.model_dump(mode="json"), sorted(features)]
         )
@@ -319,8 +373,10 @@ for _name, (_fn, _outputs, _doc) in _ENTRIES.items():
         _name,
         fn=_fn,
         outputs=_outputs,
+        params={"isc": LogitParams, "fid": FidParams}.get(_name, FeatureParams),
         doc=_doc,
         dataset_kinds={"image"},
-        check=check_spec,
+        check=checker(_name),
         prepare=prepare,
+        outputs_of=fid_outputs if _name == "fid" else columns_of(_outputs),
     )

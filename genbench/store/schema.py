@@ -81,7 +81,7 @@ class SuiteFile(_Stored):
     source: str
     runs: list[RunId]
     metrics: dict[str, Literal["max", "min"]]
-    target: float | None = None
+    target: float | dict[str, float | str] | None = None  # genbench.suite.targets
     reference: list = []
     diagnostics: dict[str, dict] = {}
     labels: dict[str, str] = {}  # run id -> its variant's name (absent in files of older versions)

@@ -1,7 +1,9 @@
 """Checks of a suite's resolved runs. Keys that would change nothing: a parameter without effect
-given the others (`clip` under `lipschitz: gp`), a metric defined on none of the suite's data sets;
-both are refused with file, key and line (they would train identical variants under different
-names, or print no number). Metrics that cannot be computed here (e.g. no inception weights)."""
+given the others (`clip` under `lipschitz: gp`), a metric that applies to no run (defined on none
+of the suite's data sets, or needing an ability none of its models has); both are refused with
+file, key and line (they would train identical variants under different names, or print no
+number). The target's outputs (`genbench.suite.targets`). Metrics that cannot be computed here
+(e.g. no inception weights)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genbench.registry import DATASETS, METRICS
+from genbench.registry import DATASETS, METRICS, MODELS
 from genbench.suite.reader import SuiteError, SuiteErrors
+from genbench.suite.targets import check_target
 
 
 def no_effect(values: BaseModel, given: dict[str, Any]) -> list[tuple[str, str]]:
@@ -24,16 +27,32 @@ def no_effect(values: BaseModel, given: dict[str, Any]) -> list[tuple[str, str]]
     return [(key, f"has no effect here: {why}; remove it") for key, why in rules().items() if key in given]
 
 
+def check_runs(suite, specs: list, notes: list[str], errors: SuiteErrors) -> None:
+    """Add to `errors` the suite's metrics that apply to no run and its target's problems."""
+    unused_metrics(suite.metric_names, specs, notes, errors)
+    check_target(suite.target, suite.metric_names, sorted({s.dataset for s in specs}), errors)
+
+
 def unused_metrics(metric_names: list[str], specs: list, notes: list[str], errors: SuiteErrors) -> None:
-    """Add to `errors` each metric of the suite that is defined on none of its data sets (fid on
-    the 2-D toys), so applies to no run, with the notes that say why. A metric that needs a model
-    ability (elbo: a density) is skipped, with a note, for the families without it."""
+    """Add to `errors` each metric of the suite that applies to no run: defined on none of its
+    data sets (fid on the 2-D toys), or needing an ability (elbo: a density) that none of its
+    models has, with why. A metric that applies to some runs is skipped, with a note, for the others."""
     kinds = {DATASETS.get(spec.dataset).kind for spec in specs}
+    models = sorted({spec.model for spec in specs})
     for i, name in enumerate(metric_names):
-        if not kinds & set(METRICS.get(name).dataset_kinds):
-            prefix = f"metric {name!r} "
-            why = [n.removeprefix(prefix) for n in notes if n.startswith(prefix + "skipped")]
-            errors.add(("metrics", i), f"metric {name!r} applies to no run of this suite ({'; '.join(why)})")
+        entry = METRICS.get(name)
+        if any(entry.applies_to(MODELS.get(s.model), DATASETS.get(s.dataset)) for s in specs):
+            continue
+        prefix = f"metric {name!r} "
+        why = "; ".join(n.removeprefix(prefix) for n in notes if n.startswith(prefix + "skipped"))
+        by_ability = kinds & set(entry.dataset_kinds) and entry.needs
+        if by_ability and not any(entry.needs in MODELS.get(m).abilities for m in models):
+            able = [f for f in MODELS if entry.needs in MODELS.get(f).abilities]
+            why = (
+                f"it needs a model with the ability {entry.needs!r}, which none of the suite's models "
+                f"({', '.join(models)}) has; families with it: {', '.join(able) or 'none'}"
+            )
+        errors.add(("metrics", i), f"metric {name!r} applies to no run of this suite ({why})")
 
 
 def check_metrics(specs: list, path: Path) -> None:
@@ -49,3 +68,21 @@ def check_metrics(specs: list, path: Path) -> None:
             problem = entry.check(spec) if applies else None
             if problem:
                 raise SuiteError(f"{path}: metric {name!r} on {spec.dataset}: {problem}")
+
+
+def check_vectorizable(suite, models, errors) -> None:
+    """Seeds trained together need a steps budget (under a seconds budget they would not get the
+    time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
+    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
+    if suite.budget.steps is None:
+        errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
+    for name, hparams, variant in models:
+        family = MODELS.get(name)
+        if "seed_batch" not in family.abilities:  # the family's entry says what it can
+            problem = "only MLP networks can, and this family does not batch its networks over seeds"
+        else:
+            problem = family.seed_batch_problem(hparams) if family.seed_batch_problem else None
+        if problem:
+            errors.add(
+                ("vectorize_seeds",), f"{name} {variant}".strip() + f" cannot train seeds together: {problem}"
+            )

@@ -26,13 +26,14 @@ from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName
 from genbench.suite import plugins as plugin_loader
 from genbench.suite import search
-from genbench.suite.checks import check_metrics, no_effect, unused_metrics
+from genbench.suite.checks import check_metrics, check_runs, check_vectorizable, no_effect
 from genbench.suite.feasible import check_sizes, dataset_notes
 from genbench.suite.integers import exact_integers
 from genbench.suite.labels import apply_labels, take_labels
 from genbench.suite.plugins import Plugin
 from genbench.suite.reader import SuiteError, SuiteErrors, read_suite_yaml
 from genbench.suite.reference import check_reference
+from genbench.suite.targets import TargetSetting
 from genbench.suite.trackers import TrackerEntry, resolve_trackers
 
 __all__ = ["EXIT_INTERRUPTED", "RunSpec", "Suite", "SuiteError", "load_suite"]
@@ -92,7 +93,7 @@ class Suite(_Strict):
     eval: EvalSettings = EvalSettings()
     checkpoint: CheckpointSettings = CheckpointSettings()
     data_dir: str | None = None  # root of image data sets not given their own data_dir
-    target: float | None = Field(None, allow_inf_nan=False)  # primary metric's value for time-to-target
+    target: TargetSetting = None  # what a run must reach for time-to-target (genbench.suite.targets)
     # train the seeds of a variant as one batched model: true (all of them) or at most N per group
     vectorize_seeds: StrictBool | Annotated[StrictInt, Field(ge=2)] = False
     datasets: list[dict[str, Any]] = Field(min_length=1)
@@ -154,10 +155,16 @@ class RunSpec(_Strict):
         """What the run id hashes: the fully resolved spec (every hyper-parameter, data set
         parameter, evaluation setting and metric parameter, defaults included), the plugins'
         modules and source hashes, SPEC_VERSION and NUMERICS_VERSION; not the suite's name,
-        resources, checkpoint settings, vectorize_seeds, where the data files or plugin files are."""
+        resources, checkpoint settings, vectorize_seeds, where data, plugin or weights files are
+        (files given with their hashes are known by the hashes)."""
         keys = {"model", "hparams", "dataset", "dataset_params", "seed", "budget", "eval", "metrics"}
         payload = self.model_dump(mode="json", include=keys | {"metric_params"})
         payload["dataset_params"].pop("data_dir", None)  # where the files are does not change them
+        hashed = [payload["hparams"], payload["dataset_params"], *payload["metric_params"].values()]
+        for params in hashed:
+            if params.get("content_sha256") or params.get("sha256"):  # the hashes stand for the files
+                params.pop("path", None)
+                params.pop("weights", None)
         payload["plugins"] = sorted([p.module, p.sha256] for p in self.plugins)
         payload["spec_version"] = SPEC_VERSION
         payload["numerics_version"] = NUMERICS_VERSION  # code that moves numbers makes new runs
@@ -181,8 +188,9 @@ def _variant_label(given: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in given.items() if k != "data_dir")
 
 
-def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: SuiteErrors):
-    """Validate each entry of `section` against its family's schema; return resolved variants."""
+def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: SuiteErrors, base: Path):
+    """Validate each entry of `section` against its family's schema; return resolved variants. The
+    schema's validators get `base` (the suite file's folder) as context: files are named from there."""
     resolved = []
     for i, entry in enumerate(entries):
         params = dict(entry)
@@ -207,7 +215,7 @@ def _resolve_entries(section: str, entries, registry, schema_attr: str, errors: 
         schema = getattr(family, schema_attr)
         for given in _expand(params):
             try:
-                values = schema(**exact_integers(schema, given))
+                values = schema.model_validate(exact_integers(schema, given), context={"base": str(base)})
             except ValidationError as exc:
                 errors.add_validation((section, i), exc, schema)
                 break
@@ -241,18 +249,18 @@ def load_suite(
     suite = suite.model_copy(update={"models": entries})
     plugins = _load_plugins(suite, base, errors)
     entries = [_with_data_dir(e, suite.data_dir, base) for e in suite.datasets]
-    datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors)
+    datasets = _resolve_entries("datasets", entries, DATASETS, "params", errors, base)
     trials: dict[tuple, dict] = {}
     if search.searched(suite):
         models, trials = search.resolve_models(suite, errors)
     else:
-        models = _resolve_entries("models", suite.models, MODELS, "hparams", errors)
-    metric_params = _resolve_metrics(suite, errors)
+        models = _resolve_entries("models", suite.models, MODELS, "hparams", errors, base)
+    metric_params = _resolve_metrics(suite, errors, base)
     n_runs = len(models) * len(datasets) * len(suite.seeds)
     if n_runs > MAX_RUNS:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
     if suite.vectorize_seeds:
-        _check_vectorizable(suite, models, errors)
+        check_vectorizable(suite, models, errors)
         if any("schedule" in t for t in trials.values()):
             errors.add(
                 ("vectorize_seeds",),
@@ -260,13 +268,13 @@ def load_suite(
                 "together do not keep: set one of them",
             )
     check_sizes(suite, entries, models, errors)  # sizes beyond this machine's memory are refused
-    check_reference(suite.reference, suite.metric_names, models, datasets, errors)
+    check_reference(suite.reference, suite.metric_names, models, datasets, errors, metric_params)
     suite = suite.model_copy(update={"trackers": resolve_trackers(suite, base, errors)})
     errors.raise_if_any()
     specs, notes = _runs(suite, datasets, models, metric_params, plugins)
     notes += dataset_notes(datasets)
     specs = apply_labels(search.annotate(specs, trials), labels, errors)
-    unused_metrics(suite.metric_names, specs, notes, errors)
+    check_runs(suite, specs, notes, errors)  # metrics that apply to no run, the target's outputs
     errors.raise_if_any()
     check_metrics(specs, path)
     return suite, specs, notes
@@ -289,8 +297,9 @@ def _load_plugins(suite: Suite, base: Path, errors: SuiteErrors) -> list[Plugin]
     return list({p.module: p for p in found}.values())
 
 
-def _resolve_metrics(suite: Suite, errors: SuiteErrors) -> dict[str, dict[str, Any]]:
-    """Each metric's parameters validated by its schema, defaults filled in, by name."""
+def _resolve_metrics(suite: Suite, errors: SuiteErrors, base: Path) -> dict[str, dict[str, Any]]:
+    """Each metric's parameters validated by its schema (with `base`, the suite file's folder, as
+    context: files are named from there), defaults filled in, by name."""
     resolved: dict[str, dict[str, Any]] = {}
     for i, metric in enumerate(suite.metrics):
         params = {} if isinstance(metric, str) else dict(metric)
@@ -306,28 +315,11 @@ def _resolve_metrics(suite: Suite, errors: SuiteErrors) -> dict[str, dict[str, A
         else:
             schema = METRICS.get(name).params
             try:
-                resolved[name] = schema(**exact_integers(schema, params)).model_dump(mode="json")
+                values = schema.model_validate(exact_integers(schema, params), context={"base": str(base)})
+                resolved[name] = values.model_dump(mode="json")
             except ValidationError as exc:
                 errors.add_validation(("metrics", i), exc, schema)
     return resolved
-
-
-def _check_vectorizable(suite: Suite, models, errors: SuiteErrors) -> None:
-    """Seeds trained together need a steps budget (under a seconds budget they would not get the
-    time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
-    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
-    if suite.budget.steps is None:
-        errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
-    for name, hparams, variant in models:
-        family = MODELS.get(name)
-        if "seed_batch" not in family.abilities:  # the family's entry says what it can
-            problem = "only MLP networks can, and this family does not batch its networks over seeds"
-        else:
-            problem = family.seed_batch_problem(hparams) if family.seed_batch_problem else None
-        if problem:
-            errors.add(
-                ("vectorize_seeds",), f"{name} {variant}".strip() + f" cannot train seeds together: {problem}"
-            )
 
 
 def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> dict[str, Any]:

@@ -39,6 +39,9 @@ class ReferenceRow(_Strict):
     spread_kind: Literal["se", "std", "none"] = "none"
     runs: int | None = Field(None, ge=1)  # runs (seeds, trials) behind the published value
     scale: float = Field(1.0, gt=0, allow_inf_nan=False)  # published units per genbench unit (100: %)
+    # equivalence margin in the paper's units: a difference within ±margin counts as agreement
+    # (default by metric, genbench.analysis.verdicts.DEFAULT_MARGINS)
+    margin: float | None = Field(None, gt=0, allow_inf_nan=False)
     protocol: PublishedProtocol = PublishedProtocol()
     note: str | None = None
 
@@ -56,10 +59,14 @@ def variant_key(label: str) -> tuple[str, ...]:
     return tuple(sorted(str(label).split()))
 
 
-def check_reference(rows: list, metrics: list[str], models: list, datasets: list, errors) -> None:
+def check_reference(
+    rows: list, metrics: list[str], models: list, datasets: list, errors, params: dict | None = None
+) -> None:
     """Validate the suite's `reference:` rows into `errors` (suite_yaml.SuiteErrors): the schema, and that
-    each names a model variant, a dataset variant and a metric output of the suite."""
-    outputs = {o for m in metrics if m in METRICS for o in METRICS.get(m).outputs}
+    each names a model variant, a dataset variant and a metric output of the suite (under the
+    metrics' resolved `params`, by name, where given)."""
+    params = params or {}
+    outputs = {o for m in metrics if m in METRICS for o in METRICS.get(m).outputs_for(params.get(m))}
     model_keys = {(name, variant_key(variant)): variant for name, _, variant in models}
     dataset_keys = {(name, variant_key(variant)): variant for name, _, variant in datasets}
     for i, raw in enumerate(rows):

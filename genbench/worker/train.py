@@ -307,6 +307,8 @@ def loop(
     at step `until`)."""
     spec = run.spec
     last_report = time.perf_counter()
+    if not getattr(run.model, "trains", True):  # samples or a generator made elsewhere: no step
+        return Status.OK
     if spec.eval.every and not run.trajectory:
         run.evaluate()  # the untrained model: the start of every anytime curve
     while not run.budget.spent(run.step, run.train_seconds):
@@ -341,7 +343,8 @@ def _result(run: Trainer, status: Status, started: float) -> RunResult:
         before = run.eval_seconds
         samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
         final_eval_seconds = run.eval_seconds - before
-    outputs = {k for m in run.metrics.values() for k in m.outputs}
+    params = run.spec.metric_params
+    outputs = {k for name, m in run.metrics.items() for k in m.outputs_for(params.get(name))}
     final = run.trajectory[-1] if run.trajectory and status in (Status.OK, Status.PAUSED) else {}
     fields = {
         "steps": run.step,
@@ -350,7 +353,9 @@ def _result(run: Trainer, status: Status, started: float) -> RunResult:
         "metrics": {k: final[k] for k in final if k in outputs},
         "extras": {k: v for k, v in final.items() if isinstance(v, list)},
         "last_losses": run.last_losses,
-        "protocol": protocol(run.spec, run.dataset, _shared(run.metric_protocols)),
+        # with what a family made elsewhere records of its input (its files, a resize)
+        "protocol": protocol(run.spec, run.dataset, _shared(run.metric_protocols))
+        | getattr(run.model, "input_protocol", {}),
         "metric_protocols": run.metric_protocols,
         "eval_seconds": run.eval_seconds,
         "resumed_at": run.resumed_at,

@@ -1,6 +1,6 @@
 """The lanes stay apart: no unit test module imports ray, starts a subprocess or asks for the e2e
 fixtures (the CLI in a subprocess, a loopback cluster), and no test module imports another one (what
-they share is in tests/helpers.py and the conftest.py files). tests/unit/conftest.py also fails a
+they share is in the tests/helpers package and the conftest.py files). tests/unit/conftest.py also fails a
 unit test that imports ray at run time."""
 
 from __future__ import annotations

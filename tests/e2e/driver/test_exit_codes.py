@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.numerics import __version__
+from genbench.numerics import NUMERICS_VERSION, __version__
 from tests.helpers import run_cli
 
 FAILING_PLUGIN = '''\
@@ -73,7 +73,8 @@ def write(folder: Path, models: str, metrics: str = "[mode_coverage]", steps: st
 def test_version_and_help_are_written_for_users(tmp_path):
     version = run_cli("--version", cwd=tmp_path)
     assert (
-        version.returncode == 0 and version.stdout.strip() == f"genbench {__version__} (numerics version 1)"
+        version.returncode == 0
+        and version.stdout.strip() == f"genbench {__version__} (numerics version {NUMERICS_VERSION})"
     )
     top = run_cli("--help", cwd=tmp_path)
     assert top.returncode == 0 and "Train and compare deep generative models" in top.stdout
@@ -109,6 +110,7 @@ def test_a_failed_run_exits_1_and_names_its_traceback_last(tmp_path):
 def test_keys_that_change_nothing_exit_2_with_file_key_and_line(tmp_path):
     cases = [
         ("  - {name: gan}\n", "[mode_coverage, fid]", ":9: metrics[1]: metric 'fid' applies to no run"),
+        ("  - {name: gan}\n", "[mode_coverage, elbo]", ":9: metrics[1]: metric 'elbo' applies to no run"),
         (
             "  - {name: wgan, lipschitz: gp, clip: [0.01, 0.1]}\n",
             "[mode_coverage]",

@@ -24,7 +24,7 @@ metrics: [mode_coverage]
 
 
 def write_talky_plugin(folder) -> None:
-    """The plugin GAN of tests/helpers.py, printing MARK at its third step, and a suite running it."""
+    """The plugin GAN of tests/helpers/plugins.py, printing MARK at its third step, and a suite running it."""
     first_line = "        x = next_batch()\n"
     assert PLUGIN_MODEL.count(first_line) == 1
     source = PLUGIN_MODEL.replace(

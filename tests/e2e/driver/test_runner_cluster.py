@@ -1,7 +1,7 @@
 """A real two-node Ray cluster on this machine: a suite survives the loss of the worker node; runs
 larger than half a node all finish; a tenth of a GPU gives ten slots.
 
-The clusters (tests/helpers.py `loopback_cluster`, the `cluster` fixture in tests/e2e/conftest.py):
+The clusters (tests/helpers/cluster.py `loopback_cluster`, the `cluster` fixture in tests/e2e/conftest.py):
 both nodes are `ray start --block` processes, each in a session of its own (start_new_session),
 with its own --temp-dir in a short directory of its own (a Unix socket path has at most 107 bytes,
 too few for pytest's tmp paths), removed afterwards. Ray rewrites 127.0.0.1 given as --node-ip-address to

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from genbench.analysis import stats
+from genbench.analysis import stability
 from genbench.analysis.report import write_report
 from genbench.driver.cli import main
 from genbench.store import runs as store
@@ -53,7 +53,7 @@ def test_html_is_self_contained(report_suite):
 
 
 def test_trajectories_carry_the_chapter_diagnostics(report_suite):
-    traj, _ = stats.load_trajectories(report_suite)
+    traj, _ = stability.load_trajectories(report_suite)
     for run in json.loads((report_suite / "suite.json").read_text())["runs"]:
         spec = json.loads((report_suite / "runs" / run / "spec.json").read_text())
         rows = traj[(traj["run_id"] == run) & (traj["step"] > 0)]
@@ -70,7 +70,7 @@ def test_cli_report_rewrites_and_rejects_a_non_suite(report_suite, tmp_path, cap
     assert main(["report", str(report_suite), "--target", "2"]) == 0
     assert (report_suite / "report.html").exists() and "report.html" in capsys.readouterr().out
     md = (report_suite / "report.md").read_text()
-    assert "modes ≥ half" not in md and "to the target (2.0)" in md
+    assert "test_size=500: modes ≥ 2 (as given: modes ≥ 2)." in md and "hq_frac ≥" not in md
     assert main(["report", str(tmp_path)]) == 2
     assert "no suite.json" in capsys.readouterr().err
 
@@ -110,8 +110,21 @@ def test_suite_target_reaches_the_report(report_suite, tmp_path):
     (report_suite / "suite.json").write_text(json.dumps(manifest))
     try:
         write_report(report_suite)
-        assert "to the target (1.5)" in (report_suite / "report.md").read_text()
+        assert "test_size=500: modes ≥ 1.5 (as given" in (report_suite / "report.md").read_text()
     finally:
         manifest["target"] = None
         (report_suite / "suite.json").write_text(json.dumps(manifest))
         write_report(report_suite)
+
+
+def test_a_compound_target_from_the_command_line(report_suite, capsys):
+    """`--target` takes a mapping: every condition at one evaluation, a share of the data set's modes."""
+    try:
+        assert main(["report", str(report_suite), "--target", "{modes: 50%, hq_frac: 0.01}"]) == 0
+        md = (report_suite / "report.md").read_text()
+        given = "modes ≥ 50% of the modes and hq_frac ≥ 0.01"
+        assert f"test_size=500: modes ≥ 4 and hq_frac ≥ 0.01 (as given: {given})." in md
+        assert main(["report", str(report_suite), "--target", "{mode: 4}"]) == 2
+        assert "target: mode: 'mode' is not an output of the suite's metrics" in capsys.readouterr().err
+    finally:
+        assert main(["report", str(report_suite)]) == 0

@@ -1,7 +1,8 @@
-"""Seed statistics and stability indicators on synthetic tables and trajectories with known answers."""
+"""Seed statistics on synthetic tables with known answers (stability indicators: test_stability.py)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -9,11 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from genbench.analysis import stats
-from genbench.analysis.leaderboard import runs_table, summary_table
-from genbench.store import runs as store
-from genbench.store.result import RunResult, Status
-from tests.helpers import leaderboard_protocol, leaderboard_specs
+from genbench.analysis import permutation, stats
+from genbench.analysis.leaderboard import summary_table
 
 # ------------------------------------------------------------------------------ seed statistics
 
@@ -56,11 +54,69 @@ def test_mann_whitney_matches_scipy_and_the_exact_hand_value():
     exact = sps.permutation_test(ties, u, permutation_type="independent", n_resamples=np.inf)
     assert stats.mann_whitney(*ties) == pytest.approx(exact.pvalue, rel=1e-12)
     assert stats.mann_whitney([8, 8, 8], [1, 1, 1]) == pytest.approx(0.1)  # asymptotic: 0.047
-    big = [float(v) for v in range(10)], [v + 0.5 for v in range(10)]  # C(20, 10) splits: asymptotic
-    expected = sps.mannwhitneyu(*big, alternative="two-sided").pvalue
+    big = [float(v) for v in range(21)], [v + 0.5 for v in range(21)]  # 21 per group: asymptotic
+    expected = sps.mannwhitneyu(*big, alternative="two-sided", method="asymptotic").pvalue
     assert stats.mann_whitney(*big) == pytest.approx(expected, rel=1e-12)
+    assert stats.mann_whitney_test(*big).test.startswith("asymptotic")
     assert stats.mann_whitney([2, 2], [2, 2, 2]) == 1.0  # all tied: no evidence of a difference
     assert math.isnan(stats.mann_whitney([], [1.0]))
+
+
+def mid_ranks(values: list[float]) -> list[float]:
+    """Rank of each value among all (1-based), ties sharing the mean of their ranks, by counting."""
+    return [sum(w < v for w in values) + (sum(w == v for w in values) + 1) / 2 for v in values]
+
+
+def enumerated_p(a: list[float], b: list[float], alternative: str) -> float:
+    """The exact Mann-Whitney p-value by hand: every split of the pooled mid-ranks into groups of
+    len(a) and len(b) is equally likely under the null; U of a = its rank sum - n1 (n1 + 1) / 2."""
+    ranks, n1 = mid_ranks(a + b), len(a)
+    us = [sum(ranks[i] for i in c) - n1 * (n1 + 1) / 2 for c in itertools.combinations(range(len(ranks)), n1)]
+    u = sum(ranks[:n1]) - n1 * (n1 + 1) / 2
+    upper = sum(x >= u - 1e-9 for x in us) / len(us)
+    lower = sum(x <= u + 1e-9 for x in us) / len(us)
+    return {"greater": upper, "less": lower}.get(alternative, min(1.0, 2 * min(upper, lower)))
+
+
+GROUPS = {
+    "no ties": ([1.2, 3.4, 5.0, 7.7], [2.2, 0.1, 4.4, 6.0, 9.1]),
+    "separated": ([8.5, 9.0, 9.5], [1.0, 2.0, 3.0, 4.0]),
+    "ties": ([8, 8, 7, 8, 6], [1, 1, 2, 8, 1]),
+    "ties across groups": ([3, 3, 2, 5], [3, 2, 2, 1, 3, 0]),
+}
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
+@pytest.mark.parametrize("name", list(GROUPS))
+def test_small_groups_are_exact_against_enumeration(name, alternative):
+    a, b = GROUPS[name]
+    tested = stats.mann_whitney_test(a, b, alternative)
+    assert tested.p == pytest.approx(enumerated_p(list(a), list(b), alternative), rel=1e-12)
+    tied = len(set(a) | set(b)) < len(a) + len(b)
+    splits = math.comb(len(a) + len(b), len(a))
+    expected = f"Mann–Whitney U with ties (mid-ranks): exact permutation (all {splits:,} splits)"
+    assert tested.test == (expected if tied else "exact Mann–Whitney U")
+
+
+def test_the_issue_case_one_sided_at_six_seeds():
+    # Unrolled GAN against GAN, ring8 modes: 20 of the 924 splits put a rank sum this high or higher
+    unrolled, gan = [7, 4, 1, 6, 1, 1], [1, 0, 1, 0, 1, 0]
+    tested = stats.mann_whitney_test(unrolled, gan, "greater")
+    assert tested.p == pytest.approx(enumerated_p(unrolled, gan, "greater")) == pytest.approx(20 / 924)
+    normal = sps.mannwhitneyu(unrolled, gan, alternative="greater", method="asymptotic").pvalue
+    assert normal < 0.0126 < tested.p  # the normal approximation is too small here
+
+
+def test_beyond_the_enumeration_a_seeded_monte_carlo_test(monkeypatch):
+    a, b = [8, 8, 7, 8, 6, 5], [1, 1, 2, 8, 1, 6]  # ties; 924 splits
+    monkeypatch.setattr(permutation, "EXACT_SPLITS", 100)  # force Monte Carlo on a case we can enumerate
+    tested = stats.mann_whitney_test(a, b)
+    assert tested.test.endswith("permutation (Monte Carlo, 100,000 resamples, seed 0)")
+    # 100,000 resamples: standard error of p below 0.0016
+    assert tested.p == pytest.approx(enumerated_p(a, b, "two-sided"), abs=0.01)
+    assert stats.mann_whitney_test(a, b).p == tested.p  # seeded: the same p every time
+    one_sided = stats.mann_whitney_test(a, b, "greater").p
+    assert one_sided == pytest.approx(enumerated_p(a, b, "greater"), abs=0.01)
 
 
 def test_holm_hand_case():
@@ -79,6 +135,12 @@ def test_pairwise_tests_is_a_symmetric_holm_adjusted_matrix():
     assert m.loc["a", "b"] == m.loc["b", "a"] == pytest.approx(adjusted[0])
     assert m.loc["b", "c"] == pytest.approx(adjusted[2])
     assert all(math.isnan(m.loc[k, k]) for k in samples)
+    assert m.attrs["tests"] == "exact Mann–Whitney U"
+    tied = stats.pairwise_tests({"a": [1, 1, 2], "b": [4, 5, 6], "c": [1.5, 2.5, 3.5]})  # a has ties
+    assert tied.attrs["tests"] == (
+        "Mann–Whitney U with ties (mid-ranks): exact permutation (all 20 splits) (2 pairs); "
+        "exact Mann–Whitney U (1 pair)"
+    )
 
 
 FID = {  # a lower-is-better metric over 6 seeds: A clearly best, B and C indistinguishable
@@ -108,112 +170,3 @@ def test_summary_table_ranks_and_ci_for_a_lower_is_better_metric():
     assert summary.loc["A", "fid_median"] == 12.5 and summary.loc["A", "fid_min"] == 10.0
     assert summary.loc["A", "fid_max"] == 15.0
     assert summary.loc["A", "fid_ci_lo"] < 12.5 < summary.loc["A", "fid_ci_hi"] < 30.0
-
-
-# ------------------------------------------------------------------------ stability per run
-
-
-def rows(values, metric="modes", every=100, seconds_per_step=0.01):
-    return [
-        {"step": i * every, "train_seconds": i * every * seconds_per_step, metric: v}
-        for i, v in enumerate(values)
-    ]
-
-
-def test_collapse_is_fewer_than_half_of_the_modes_at_the_end():
-    assert stats.is_collapsed(3, 8) == 1.0
-    assert stats.is_collapsed(4, 8) == 0.0  # exactly half is not collapse
-    assert stats.is_collapsed(12, 25) == 1.0 and stats.is_collapsed(13, 25) == 0.0
-    assert math.isnan(stats.is_collapsed(3, float("nan")))
-
-
-def test_oscillation_best_gap_and_time_to_target_on_hand_trajectories():
-    assert stats.oscillation([1, 2, 3, 4, 5, 6, 8, 4]) == pytest.approx(2.0)  # last 2 of 8: 8, 4
-    assert stats.oscillation([0] * 9 + [3, 6, 9]) == pytest.approx(np.std([3, 6, 9]))  # last 3 of 12
-    assert math.isnan(stats.oscillation([5]))
-    assert stats.best_gap([1, 5, 3], "max") == 2 and stats.best_gap([3, 1, 2], "min") == 1
-    assert stats.time_to_target(rows([1, 2, 4, 8, 3]), "modes", "max", 4) == (200.0, 2.0)
-    assert stats.time_to_target(rows([9, 5, 2], "fid"), "fid", "min", 5) == (100.0, 1.0)
-    assert all(math.isnan(v) for v in stats.time_to_target(rows([1, 2]), "modes", "max", 4))
-
-
-def test_run_indicators_classify_collapsed_settled_and_diverged_runs():
-    collapsed = stats.run_indicators("ok", rows([0, 2, 5, 3, 2, 1, 1, 1]), "modes", "max", n_modes=8)
-    assert collapsed["collapsed"] == 1.0 and collapsed["diverged"] == 0.0
-    assert collapsed["best_gap"] == 4 and collapsed["oscillation"] == 0.0
-    assert collapsed["target"] == 4 and collapsed["steps_to_target"] == 200
-    settled = stats.run_indicators("ok", rows([1, 3, 6, 8, 8, 8, 8, 8]), "modes", "max", n_modes=8)
-    assert settled["collapsed"] == 0.0 and settled["best_gap"] == 0 and settled["final"] == 8
-    custom = stats.run_indicators("ok", rows([1, 3, 6, 8]), "modes", "max", n_modes=8, target=7)
-    assert custom["steps_to_target"] == 300
-    diverged = stats.run_indicators("diverged", rows([1, 2]), "modes", "max", n_modes=8)
-    assert diverged["diverged"] == 1.0 and math.isnan(diverged["collapsed"]) and math.isnan(diverged["final"])
-
-
-def test_n_modes_from_the_dataset_entry_or_stored_counts():
-    info = {"kind": "image", "n_modes": 10, "collapse": {"output": "classes", "below": 5.0}}
-    assert stats.n_modes_of({"dataset_info": info}, None, []) == 10
-    assert stats.collapse_rule({"dataset_info": info}, None, []) == {
-        "n_modes": 10.0,
-        "collapse": info["collapse"],
-    }
-    assert (
-        stats.n_modes_of({}, RunResult.ok(extras={"mode_counts": [1] * 8}), []) == 8
-    )  # stored before entries declared
-    assert stats.n_modes_of({}, None, [{"mode_counts": [0] * 25}]) == 25  # a diverged run's trajectory
-    assert math.isnan(
-        stats.n_modes_of({"dataset_params": {"n_modes": 6}}, None, [])
-    )  # no knowledge of params
-    assert stats.collapse_rule({}, None, [])["collapse"] is None
-
-
-def test_collapse_follows_the_dataset_rule_whatever_the_primary_metric():
-    rule = {"output": "classes", "below": 5.0}
-    traj = [{"step": 0, "fid": 90.0, "classes": 8}, {"step": 100, "fid": 40.0, "classes": 4}]
-    collapsed = stats.run_indicators("ok", traj, "fid", "min", 10, collapse=rule)
-    assert collapsed["collapsed"] == 1.0 and math.isnan(collapsed["target"])
-    kept = stats.run_indicators("ok", [{**traj[1], "classes": 5}], "fid", "min", 10, collapse=rule)
-    assert kept["collapsed"] == 0.0
-    on_classes = stats.run_indicators("ok", traj, "classes", "max", 10, collapse=rule)
-    assert on_classes["target"] == 5.0
-
-
-def test_stability_table_from_a_hand_made_store(tmp_path):
-    """Three seeds per variant of the leaderboard test suite with made-up trajectories."""
-    specs = leaderboard_specs(tmp_path)
-    suite_path = store.suite_dir(tmp_path / "results", "lb")
-    store.write_manifest(suite_path, specs, "lb.yaml", {"modes": "max"})
-    plans = {  # (model, variant-is-first-gan, seed) -> status, modes trajectory
-        0: ("ok", [0, 4, 8, 8]),  # settled, not collapsed, reaches 4 at step 100
-        1: ("ok", [0, 2, 5, 2]),  # collapsed at the end (2 < 4), best gap 3
-        2: ("diverged", [0, 1]),
-    }
-    for spec in specs:
-        status, values = plans[spec.seed]
-        traj = [
-            {**r, "mode_counts": [1] * v + [0] * (8 - v)} for r, v in zip(rows(values), values, strict=True)
-        ]
-        metrics = {"modes": values[-1]} if status == "ok" else {}
-        result = RunResult(
-            Status(status),
-            steps=300,
-            train_seconds=3.0,
-            metrics=metrics,
-            protocol=leaderboard_protocol(spec),
-            trajectory=traj,
-        )
-        store.write_run(suite_path, spec, result)
-    table, directions = runs_table(suite_path)
-    traj, modes = stats.load_trajectories(suite_path)
-    assert {r["n_modes"] for r in modes.values()} == {8.0} and len(traj) == 3 * (4 + 4 + 2)
-    assert {r["collapse"]["output"] for r in modes.values()} == {"modes"}  # ring8's entry
-    indicators = stats.indicators_table(table, traj, modes, "modes", "max")
-    assert len(indicators) == 9
-    table_s = stats.stability_table(indicators)
-    assert len(table_s) == 3
-    for row in table_s.to_dict("records"):
-        assert row["runs"] == 3
-        assert row["diverged_rate"] == pytest.approx(1 / 3)
-        assert row["collapsed_rate"] == pytest.approx(1 / 2)  # over the ok runs
-        assert row["best_gap"] == pytest.approx(1.5)  # median of 0 and 3
-        assert row["reached_rate"] == pytest.approx(2 / 3) and row["steps_to_target"] == pytest.approx(150)

@@ -1,5 +1,6 @@
 """The search analysis: the exact expected best-of-k against every k-subset enumerated, failed
-trials, the bootstrap band, the method ahead at each k, and the quantiles of trial values."""
+trials, the bootstrap band, the method ahead at each k (its permutation p-values against every
+split enumerated), and the quantiles of trial values."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from genbench.analysis.tuning import (
     band,
     best_of_k_weights,
     bootstrap_curves,
+    curve_pvalues,
     expected_best_of_k,
     quantiles_table,
 )
@@ -59,12 +61,12 @@ def test_failed_trials_rank_worst_and_leave_small_k_undefined():
 
 def test_bootstrap_band_holds_the_curve_and_ends_at_the_maximum():
     values = np.random.default_rng(1).normal(size=12)
-    curves = bootstrap_curves(values, "max", n_resamples=500)
+    curves = bootstrap_curves(values, "max")
     lo, hi = band(curves)
     point = expected_best_of_k(values)
     assert np.all(lo <= point + 1e-12) and np.all(point <= hi + 1e-12)
     assert hi[-1] == pytest.approx(values.max())  # no resample's best exceeds the best trial
-    assert np.array_equal(curves, bootstrap_curves(values, "max", n_resamples=500))  # seeded
+    assert np.array_equal(curves, bootstrap_curves(values, "max"))  # seeded
 
 
 def trials(groups: dict[str, list[float]], dataset: str = "ring8") -> pd.DataFrame:
@@ -89,14 +91,42 @@ def trials(groups: dict[str, list[float]], dataset: str = "ring8") -> pd.DataFra
 
 def test_the_better_method_is_ahead_significantly_and_equal_ones_are_not():
     good, bad = list(np.linspace(10, 20, 16)), list(np.linspace(0, 8, 16))
-    table = ahead_table(trials({"a": bad, "b": good, "c": list(bad)}), "max", n_resamples=500)
+    table = ahead_table(trials({"a": bad, "b": good, "c": list(bad)}), "max")
     assert list(table["k"]) == list(range(1, 17))
     assert (table["ahead"] == "b").all()
     assert (table["significantly_ahead_of"] == "a, c").all()
-    same = ahead_table(trials({"a": good, "b": list(good)}), "max", n_resamples=500)
+    same = ahead_table(trials({"a": good, "b": list(good)}), "max")
     assert same["ahead"].str.startswith("tie").all() and (same["significantly_ahead_of"] == "").all()
-    lower = ahead_table(trials({"a": bad, "b": good}), "min", n_resamples=500)
+    lower = ahead_table(trials({"a": bad, "b": good}), "min")
     assert (lower["ahead"] == "a").all()  # lower is better: the other method leads
+    assert (table["p_test"] == "permutation (Monte Carlo, 100,000 resamples, seed 0)").all()
+
+
+def enumerated_curve_p(a: list[float], b: list[float], k: int) -> float:
+    """Two-sided permutation p of E[best of k](a) - E[best of k](b), every split of the pooled
+    trials into groups of len(a) and len(b) enumerated, each expectation over its k-subsets."""
+    pooled = a + b
+
+    def diff(first: tuple[int, ...]) -> float:
+        x = [pooled[i] for i in first]
+        y = [pooled[i] for i in range(len(pooled)) if i not in first]
+        return enumerated(x, k) - enumerated(y, k)
+
+    null = [diff(c) for c in itertools.combinations(range(len(pooled)), len(a))]
+    observed = diff(tuple(range(len(a))))
+    upper = np.mean([v >= observed - 1e-9 for v in null])
+    lower = np.mean([v <= observed + 1e-9 for v in null])
+    return min(1.0, 2 * min(upper, lower))
+
+
+def test_curve_pvalues_are_exact_permutation_tests_against_enumeration():
+    a, b = [3.0, 7.0, 5.0, 9.0, 8.0], [1.0, 4.0, 2.0, 6.0]
+    p, name = curve_pvalues(np.array(a), np.array(b))
+    assert name == "exact permutation (all 126 splits)" and len(p) == 4
+    for k in range(1, 5):
+        assert p[k - 1] == pytest.approx(enumerated_curve_p(a, b, k))
+    failed, _ = curve_pvalues(np.array([math.nan, 5.0, 6.0]), np.array([1.0, 2.0, 3.0]))
+    assert math.isnan(failed[0]) and np.isfinite(failed[1:]).all()  # undefined at k <= failures
 
 
 def test_quantiles_and_best_trial():

@@ -17,6 +17,7 @@ from genbench.driver.cli import main
 from genbench.store import runs as store
 from genbench.store.result import RunResult
 from genbench.suite.config import SuiteError, load_suite
+from genbench.suite.reference import ReferenceRow
 
 
 def summary(n: int, mean: float, std: float, lo: float = math.nan, hi: float = math.nan) -> dict:
@@ -33,34 +34,93 @@ def welch_p_by_hand(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int
 
 def test_standard_error_becomes_a_standard_deviation_with_sqrt_n():
     # PacGAN's ring GAN: 6.3 ± 0.5 (s.e., 10 trials) -> std 0.5 * sqrt(10) = 1.581
-    word, how, p = verdict(6.3, 0.5, "se", 10, summary(5, 5.0, 1.0))
-    assert p == pytest.approx(welch_p_by_hand(6.3, 0.5 * math.sqrt(10), 10, 5.0, 1.0, 5))
-    assert p > 0.05 and word == "agrees" and how.startswith("Welch")
+    found = verdict(6.3, 0.5, "se", 10, summary(5, 5.0, 1.0), margin=1.0)
+    assert found.p_difference == pytest.approx(welch_p_by_hand(6.3, 0.5 * math.sqrt(10), 10, 5.0, 1.0, 5))
+    assert found.p_difference > 0.05 and found.test.startswith("Welch")
     # read as a standard deviation the same numbers reject: the conversion matters
-    word_std, _, p_std = verdict(6.3, 0.5, "std", 10, summary(5, 5.0, 1.0))
-    assert p_std == pytest.approx(welch_p_by_hand(6.3, 0.5, 10, 5.0, 1.0, 5))
-    assert p_std < 0.05 and word_std == "differs"
+    as_std = verdict(6.3, 0.5, "std", 10, summary(5, 5.0, 1.0), margin=1.0)
+    assert as_std.p_difference == pytest.approx(welch_p_by_hand(6.3, 0.5, 10, 5.0, 1.0, 5))
+    assert as_std.p_difference < 0.05 and as_std.word == "differs"
 
 
-def test_far_apart_values_differ_and_close_ones_agree():
-    assert verdict(98.2, 0.2, "se", 10, summary(3, 50.0, 1.0))[0] == "differs"
-    assert verdict(98.2, 0.2, "se", 10, summary(3, 98.1, 0.5))[0] == "agrees"
+def tost_p_by_hand(m1, s1, n1, m2, s2, n2, margin) -> float:
+    """Two one-sided Welch tests of |mean2 - mean1| >= margin, written out."""
+    v1, v2 = s1**2 / n1, s2**2 / n2
+    se, d = math.sqrt(v1 + v2), m2 - m1
+    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    return max(scipy_stats.t.sf((d + margin) / se, df), scipy_stats.t.cdf((d - margin) / se, df))
 
 
-def test_without_a_spread_the_ci_decides_and_the_label_says_so():
-    inside = verdict(8.0, None, "none", 5, summary(3, 7.9, 0.1, 7.8, 8.0))
-    outside = verdict(8.0, None, "none", 5, summary(3, 7.0, 0.1, 6.9, 7.1))
-    assert inside[0] == "agrees (no spread published)" and "inside" in inside[1]
-    assert outside[0] == "differs (no spread published)" and "outside" in outside[1]
-    assert math.isnan(inside[2])
+def test_agrees_only_when_tost_shows_the_difference_inside_the_margin():
+    found = verdict(7.9, 0.1, "se", 10, summary(5, 8.0, 0.2), margin=1.0)
+    assert found.word == "agrees" and "inside ±1" in found.reason
+    expected = tost_p_by_hand(7.9, 0.1 * math.sqrt(10), 10, 8.0, 0.2, 5, 1.0)
+    assert found.p_equivalence == pytest.approx(expected) and expected < 0.05
+    assert -1.0 < found.ci_lo < found.ci_hi < 1.0  # the 90 % CI of the difference, inside the margin
+    # a difference that is significant yet inside the margin agrees, and says so
+    tight = verdict(10.0, 0.01, "se", 10, summary(10, 10.2, 0.05), margin=1.0)
+    assert tight.word == "agrees" and tight.p_difference < 0.05 and "significant" in tight.reason
+
+
+def test_differs_when_welch_rejects():
+    found = verdict(98.2, 0.2, "se", 10, summary(3, 50.0, 1.0), margin=5.0)
+    assert found.word == "differs"
+    assert found.p_difference == pytest.approx(welch_p_by_hand(98.2, 0.2 * math.sqrt(10), 10, 50.0, 1.0, 3))
+
+
+def test_no_agreement_from_no_power_but_undecided_with_the_runs_needed():
+    """PacGAN t1 ring GAN high-quality %: 98.2 ± 0.2 (s.e., 10) against 63.3 ± 14.2 over 3 seeds.
+    Welch cannot reject with about 2 degrees of freedom (p = 0.051): the old rule said 'agrees'."""
+    found = verdict(98.2, 0.2, "se", 10, summary(3, 63.29, 14.2), margin=5.0)
+    assert found.word == "undecided" and found.reason.startswith("too few runs (3)")
+    assert 0.05 < found.p_difference < 0.06 and found.p_equivalence > 0.5
+    # runs needed: the first n at which Welch has 80 % power for the observed difference and spread
+    assert found.runs_needed == 4 and "about 4 genbench runs" in found.reason
+    # a published standard error too wide for the margin: no number of runs can show equivalence
+    wide = verdict(0.45, 0.09, "se", 10, summary(3, 0.44, 0.1), margin=0.045)
+    assert wide.word == "undecided" and wide.runs_needed is None and "no number of runs" in wide.reason
+
+
+def test_without_a_spread_differs_by_the_t_test_or_is_undecided():
+    # Unrolled GAN notebook, k = 0: published 1 mode (runs not given: taken as one run)
+    found = verdict(1.0, None, "none", None, summary(3, 6.667, 0.577), margin=1.0)
+    student = scipy_stats.ttest_ind_from_stats(6.667, 0.577, 3, 1.0, 0.577, 1, equal_var=True)
+    assert found.word == "differs" and found.p_difference == pytest.approx(student.pvalue)
+    assert "1 run (runs not given)" in found.test
+    # VEEGAN's unrolled GAN on the ring, 7.6 over 5 runs: no spread, no agreement however close
+    close = verdict(7.6, None, "none", 5, summary(3, 7.333, 1.155), margin=1.0)
+    assert close.word == "undecided" and close.reason.startswith("no spread published")
+    five = scipy_stats.ttest_ind_from_stats(7.333, 1.155, 3, 7.6, 1.155, 5, equal_var=True)
+    assert close.p_difference == pytest.approx(five.pvalue) and math.isnan(close.p_equivalence)
+    # the old rule's 95 % bootstrap CI [6, 8] held 7.6: it said "agrees"
 
 
 def test_missing_runs_and_degenerate_spreads():
-    assert verdict(1.0, 0.1, "se", 10, summary(0, math.nan, math.nan))[0] == NOT_RUN
-    assert verdict(1.0, 0.1, "se", 10, summary(1, 1.0, math.nan))[0] == "undecided"
-    assert verdict(1.0, None, "none", None, summary(1, 1.0, math.nan))[0].startswith("undecided")
-    assert verdict(8.0, 0.0, "std", 5, summary(3, 8.0, 0.0))[0] == "agrees"  # all runs found 8 modes
-    assert verdict(8.0, 0.0, "std", 5, summary(3, 7.0, 0.0))[0] == "differs"
+    assert verdict(1.0, 0.1, "se", 10, summary(0, math.nan, math.nan), margin=1.0).word == NOT_RUN
+    one = verdict(1.0, 0.1, "se", 10, summary(1, 1.5, math.nan), margin=1.0)
+    assert one.word == "undecided" and one.reason.startswith("one genbench run") and one.runs_needed
+    assert verdict(1.0, None, "none", None, summary(1, 1.0, math.nan), margin=1.0).word == "undecided"
+    same = verdict(8.0, None, "none", 5, summary(3, 8.0, 0.0), margin=1.0)
+    assert same.word == "undecided" and "all equal" in same.reason
+    assert verdict(8.0, 0.0, "std", 5, summary(3, 8.0, 0.0), margin=1.0).word == "agrees"  # all found 8
+    assert verdict(8.0, 0.0, "std", 5, summary(3, 6.0, 0.0), margin=1.0).word == "differs"
+
+
+@pytest.mark.parametrize(
+    ("metric", "scale", "margin", "expected"),
+    [
+        ("modes", 1.0, None, (1.0, "default: 1 mode")),
+        ("hq_frac", 100.0, None, (5.0, "default: 5 percentage points")),
+        ("hq_frac", 1.0, None, (0.05, "default: 5 percentage points")),
+        ("nll", 1.0, None, (pytest.approx(8.676), "default: 10 % of the published value")),
+        ("nll", 1.0, 2.0, (2.0, "declared")),
+    ],
+)
+def test_margins_default_by_metric_in_the_paper_units(metric, scale, margin, expected):
+    row = ReferenceRow.model_validate(
+        {**ROW, "metric": metric, "value": 86.76, "scale": scale, "margin": margin}
+    )
+    assert reference.margin_of(row) == expected
 
 
 def test_protocol_mismatches_name_both_values_genbench_first():
@@ -131,6 +191,7 @@ def test_a_good_row_validates(tmp_path):
         ({"metric": "fid"}, "reference[0].metric", "no metric output of the suite"),
         ({"spread_kind": "none"}, "reference[0]", "give spread together with spread_kind"),
         ({"runs": 1}, "reference[0]", "needs runs >= 2"),
+        ({"margin": 0}, "reference[0].margin", "greater than 0"),
         ({"value": ".nan"}, "reference[0].value", "finite"),
         ({"vaule": 1.0}, "reference[0].vaule", "unknown key (did you mean 'value'?)"),
     ],
@@ -181,17 +242,23 @@ def test_published_table_from_the_store(tmp_path):
     frame = reference.published_table(suite_path, write_leaderboard(suite_path)[0]).set_index("model")
     gan, vae = frame.loc["gan"], frame.loc["vae"]
     assert gan["genbench_n"] == 3 and gan["genbench_mean"] == 6.0 and gan["genbench_std"] == 1.0
-    assert gan["p_value"] == pytest.approx(welch_p_by_hand(6.3, 0.5 * math.sqrt(10), 10, 6.0, 1.0, 3))
+    assert gan["p_difference"] == pytest.approx(welch_p_by_hand(6.3, 0.5 * math.sqrt(10), 10, 6.0, 1.0, 3))
+    assert gan["p_equivalence"] == pytest.approx(tost_p_by_hand(6.3, 0.5 * math.sqrt(10), 10, 6.0, 1.0, 3, 1))
+    assert gan["margin"] == "±1 (default: 1 mode)" and gan["test"].startswith("Welch t-test; TOST")
     # the suite's 10 steps are not the paper's 400,000: said in the verdict, not compared silently
-    assert gan["verdict"] == "agrees; protocol: budget 10 vs 400,000 steps"
+    assert gan["verdict"] == "undecided; protocol: budget 10 vs 400,000 steps"
+    # the paper's s.e. 0.5 alone is too wide for TOST within ±1 to reach 80 % power at any n
+    assert gan["reason"].startswith("too few runs (3)") and "no number of runs" in gan["reason"]
     assert gan["budget"] == "10 steps (0.0025 % of the paper's 400,000)"
     assert vae["genbench_ci_lo"] == vae["genbench_ci_hi"] == 8.0  # a constant's CI is the constant
-    assert vae["verdict"] == "differs (no spread published); protocol: budget 10 vs 400,000 steps"
-    assert (suite_path / "published.csv").exists() and "Published vs genbench" in (
-        suite_path / "published.md"
-    ).read_text()
+    assert vae["verdict"] == "undecided; protocol: budget 10 vs 400,000 steps"
+    assert "no spread published" in vae["reason"]
+    text = (suite_path / "published.md").read_text()
+    assert (suite_path / "published.csv").exists() and "Published vs genbench" in text
+    assert "| margin" in text and "p (equivalence)" in text and "| reason" in text
     blocks = reference.report_blocks(suite_path, write_leaderboard(suite_path)[0])
     assert blocks[0] == ("h", 2, "Published vs genbench") and len(blocks[2][2]) == 2
+    assert "nan" not in blocks[2][2].to_markdown()
 
 
 def test_no_reference_rows_no_published_files(tmp_path):

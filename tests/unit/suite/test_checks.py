@@ -1,6 +1,7 @@
 """Suite keys that would change nothing are refused with file, key and line: a metric that applies
-to no run, a parameter without effect given another (set by the suite itself, not by a preset);
-integer keys take any YAML number that is an exact integer."""
+to no run (by data set kind, or by a model ability none of the models has), a parameter without
+effect given another (set by the suite itself, not by a preset); integer keys take any YAML number
+that is an exact integer."""
 
 from __future__ import annotations
 
@@ -106,3 +107,11 @@ def test_integer_keys_refuse_numbers_with_a_fraction(tmp_path, steps):
     path = suite_file(tmp_path, "  - {name: gan}\n", head=HEAD.replace("{steps: 10}", f"{{steps: {steps}}}"))
     message = refused(path)
     assert f"{path}:3: budget.steps: Input should be a valid integer" in message
+
+
+def test_a_metric_no_model_has_the_ability_for_is_refused_at_its_line(tmp_path):
+    path = suite_file(tmp_path, "  - {name: gan}\n  - {name: wgan}\n", "[mode_coverage, elbo]")
+    message = refused(path)
+    assert f"{path}:9: metrics[1]: metric 'elbo' applies to no run of this suite" in message
+    assert "it needs a model with the ability 'elbo', which none of the suite's models (gan, wgan)" in message
+    assert "families with it: vae" in message

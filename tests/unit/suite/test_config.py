@@ -115,13 +115,10 @@ def test_skipped_metric_noted_once_per_model_family():
     assert len(elbo_notes) == 2, notes
 
 
-def test_metric_not_applicable_to_any_model_is_not_an_error(tmp_path):
-    _, specs, notes = load(
-        tmp_path, suite(models="models: [{name: gan}, {name: wgan}]", metrics="metrics: [elbo]")
-    )
-    assert len(specs) == 2
-    assert all(s.metrics == [] for s in specs)
-    assert len([n for n in notes if "elbo" in n]) == 2
+def test_metric_no_model_has_the_ability_for_is_refused(tmp_path):
+    """elbo in a GAN-only suite applies to no run: refused like fid on the toys (see test_checks.py)."""
+    with pytest.raises(SuiteError, match=r"suite.yaml:8: metrics\[0\]: metric 'elbo' applies to no run"):
+        load(tmp_path, suite(models="models: [{name: gan}, {name: wgan}]", metrics="metrics: [elbo]"))
 
 
 # --- grids over hyper-parameters ----------------------------------------------------------------

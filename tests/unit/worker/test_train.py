@@ -13,6 +13,7 @@ import yaml
 from genbench.driver.suite_run import toy_test_draw
 from genbench.suite.config import RunSpec, load_suite
 from genbench.worker.train import Trainer, train
+from tests.helpers import metrics_for
 
 GAN = {"name": "gan", "z_dim": 8, "hidden": 16, "batch_size": 64}
 VAE = {"name": "vae", "hidden": 16, "batch_size": 64}
@@ -30,7 +31,8 @@ def make_specs(
     samples: int = 500,
     metrics: tuple[str, ...] = ("mode_coverage", "elbo"),
 ) -> list[RunSpec]:
-    """Write a small suite file and return its runs, as the CLI would load them."""
+    """Write a small suite file and return its runs, as the CLI would load them (without the
+    metrics that need an ability none of `models` has: the suite would refuse them)."""
     suite = {
         "name": "t",
         "seeds": list(seeds),
@@ -39,7 +41,7 @@ def make_specs(
         "eval": {"every": every, "samples": samples},
         "datasets": [RING],
         "models": models,
-        "metrics": list(metrics),
+        "metrics": metrics_for(models, metrics),
     }
     path = tmp_path / f"suite_{len(list(tmp_path.glob('suite_*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(suite))
