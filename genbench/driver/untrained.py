@@ -21,27 +21,34 @@ KINDS = {"toy2d"}  # data sets cheap enough to build and evaluate while validati
 
 def step0_row(spec, outputs: set[str]) -> dict | None:
     """The run's evaluation at step 0, of the metrics that give `outputs` (in the run's order);
-    None where its model does not train. The caller's random generators are left as they were."""
+    None where its model does not train, or cannot be built or evaluated (its run will fail and say
+    why: a warning must not stop the suite). The caller's random generators are left as they were."""
     state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng():
         try:
             seed_everything(spec.seed)
-            dataset, model = build(spec)
-            if not getattr(model, "trains", True):
-                return None
-            data_dir = spec.dataset_params.get("data_dir")
-            ctx = EvalContext(model, spec.eval.samples, eval_seed(spec.seed, 0), False, spec.eval, data_dir)
-            model.eval()
-            row: dict = {}
-            for name in spec.metrics:
-                entry = METRICS.get(name)
-                if outputs & set(entry.outputs):
-                    ctx.params = entry.params(**spec.metric_params.get(name, {}))
-                    row.update(entry.fn(model, dataset, ctx))
-            return row
+            return _evaluate_untrained(spec, outputs)
+        except Exception:  # noqa: BLE001 - the run reports its own failure, with its traceback
+            return None
         finally:
             random.setstate(state[0])
             np.random.set_state(state[1])
+
+
+def _evaluate_untrained(spec, outputs: set[str]) -> dict | None:
+    dataset, model = build(spec)
+    if not getattr(model, "trains", True):
+        return None
+    data_dir = spec.dataset_params.get("data_dir")
+    ctx = EvalContext(model, spec.eval.samples, eval_seed(spec.seed, 0), False, spec.eval, data_dir)
+    model.eval()
+    row: dict = {}
+    for name in spec.metrics:
+        entry = METRICS.get(name)
+        if outputs & set(entry.outputs):
+            ctx.params = entry.params(**spec.metric_params.get(name, {}))
+            row.update(entry.fn(model, dataset, ctx))
+    return row
 
 
 def _first_seeds(specs: list) -> list:

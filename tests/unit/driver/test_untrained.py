@@ -61,3 +61,14 @@ def test_the_toys_default_target_is_not_met_by_untrained_models(tmp_path):
     assert untrained_warnings(suite, specs) == []
     _, suite, specs = load(tmp_path, target={"modes": "100%"})
     assert untrained_warnings(suite, specs) == []
+
+
+def test_a_model_that_cannot_be_built_gives_no_row_and_no_error(tmp_path):
+    """A VAE with a Bernoulli decoder cannot train on the 2-D toys: its run fails and says why;
+    the step-0 look before training skips it instead of stopping the suite."""
+    models = [{"name": "gan", "z_dim": 8, "hidden": 16}, {"name": "vae", "decoder": "bernoulli"}]
+    _, suite, specs = load(tmp_path, models=models)
+    broken = next(s for s in specs if s.model == "vae")
+    assert step0_row(broken, {"modes", "hq_frac"}) is None
+    assert step0_row(specs[0], {"modes", "hq_frac"}) is not None
+    assert isinstance(untrained_warnings(suite, specs), list)
