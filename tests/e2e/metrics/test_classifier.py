@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genbench.data import images
-from genbench.metrics import EvalContext, classifier, extractors, fidelity
+from genbench.metrics import EvalContext, classifier, extractors, feature_choice, fidelity
 from genbench.metrics.modes import digit_labels, kl_to, stacked_mode_counts
 
 pytestmark = pytest.mark.slow
@@ -94,5 +94,5 @@ def test_binarized_and_resized_mnist_are_judged_by_the_mnist_classifier(trained,
     binarized = images.build_torchvision("binarized_mnist")(params)
     _, record, path = classifier.classifier_for(binarized, str(mnist_root))
     assert path == trained[2] and record["weights_hash"] == trained[1]["weights_hash"]
-    assert fidelity.extractor_name("binarized_mnist") == "mnist_classifier"
-    assert fidelity.extractor_name("cifar10") == "inception"
+    assert feature_choice.extractor_name("binarized_mnist") == "mnist_classifier"
+    assert feature_choice.extractor_name("cifar10") == "inception"

@@ -4,6 +4,7 @@ classifier fixtures: tests/e2e/metrics/conftest.py; known values: tests/unit/met
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -160,7 +161,8 @@ def test_run_prepares_the_classifier_and_reference_on_the_driver(
         return real_for(*args, **kwargs)
 
     def train_run(spec, *args, **kwargs):
-        calls.append("train: " + " ".join(sorted(p.name for p in (cache / "reference").iterdir())))
+        found = sorted(p.name for p in (cache / "features").iterdir() if not p.name.endswith(".lock"))
+        calls.append("train: " + " ".join(found))
         return real_train(spec, *args, **kwargs)
 
     monkeypatch.setattr(classifier, "classifier_for", classifier_for)
@@ -180,6 +182,6 @@ def test_run_prepares_the_classifier_and_reference_on_the_driver(
     assert cli.main(["run", str(suite), "--results", str(tmp_path / "res"), "--serial"]) == 0
     assert calls[0] == "classifier"
     started = next(c for c in calls if c.startswith("train: "))
-    weights = trained[1]["weights_hash"][:12]
-    name = f"mnist-{classifier.data_hash(mnist)[:12]}-test-mnist_classifier-{weights}-n300"
-    assert started == f"train: {name}-prc3.pt {name}.pt"  # no density/coverage radii: not asked for
+    # the features (.npy), their moments and the 3-NN radii; no density/coverage radii: not asked for
+    name = r"mnist-test-mnist_classifier-n300-[0-9a-f]{16}"
+    assert re.fullmatch(f"train: {name}-prc3.pt {name}.npy {name}.stats.npz", started), started
