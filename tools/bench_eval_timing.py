@@ -44,10 +44,13 @@ def _draw(model, dataset, ctx) -> dict:
     return {}
 
 
-def fresh(ctx, **settings):
-    """A copy of `ctx` sharing its drawn samples, with an empty cache (and `settings` changed)."""
+def fresh(ctx, params=None, **settings):
+    """A copy of `ctx` sharing its drawn samples, with an empty cache, a metric's `params` (as the
+    training loop gives each metric its own) and `settings` changed."""
     out = copy.copy(ctx)
     out.cache, out.protocols = {}, {}
+    if params is not None:
+        out.params = params
     out.__dict__["samples"] = ctx.samples
     if settings:
         out.settings = ctx.settings.model_copy(update=settings)
@@ -94,7 +97,12 @@ def time_case(case: str, spec, checkpoint_path: Path, run_id: str, args) -> dict
         out["samples"] = len(ctx.samples)
         for name, entry in run.metrics.items():
             out["metric_s"].setdefault(name, []).append(
-                timed(entry.fn, run.model, run.dataset, fresh(ctx))[0]
+                timed(
+                    entry.fn,
+                    run.model,
+                    run.dataset,
+                    fresh(ctx, entry.params(**run.spec.metric_params.get(name, {}))),
+                )[0]
             )
     draw, ctx = context(run, final=True)
     out["final_draw_s"] = draw
@@ -103,7 +111,12 @@ def time_case(case: str, spec, checkpoint_path: Path, run_id: str, args) -> dict
             out["final_nll"] = time_final_nll(run, entry, ctx, args.quick)
             out["final_s"][name] = out["final_nll"]["seconds"]
         else:
-            out["final_s"][name] = timed(entry.fn, run.model, run.dataset, fresh(ctx))[0]
+            out["final_s"][name] = timed(
+                entry.fn,
+                run.model,
+                run.dataset,
+                fresh(ctx, entry.params(**run.spec.metric_params.get(name, {}))),
+            )[0]
     out["final_samples"] = len(ctx.samples)
     out["throughput"] = throughputs(case, run, args)
     out["peak_mib"] = peak_mib()
