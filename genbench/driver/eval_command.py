@@ -22,6 +22,7 @@ PATH_KINDS = (
 )
 DEFAULT_METRICS = {"image": ["fid", "precision_recall"], "toy2d": ["mode_coverage"]}
 GENERATOR_OPTIONS = {"z_dim": "--z-dim", "weights": "--weights", "output_range": "--output-range"}
+IN_SPACE = re.compile(r"^([a-z][a-z0-9_]*)\[([a-z0-9_]+)\]$")  # `fid[inception]`: fid in that space
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics",
         default=None,
-        help="comma-separated (default: fid,precision_recall; 2-D toys: mode_coverage)",
+        help="comma-separated; NAME[SPACE] for a feature metric in a space, e.g. "
+        "fid[mnist_classifier],fid[inception] (default: fid,precision_recall; 2-D toys: mode_coverage)",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated; a seed picks the samples scored")
     parser.add_argument("--samples", type=int, default=None, help="samples scored per seed (eval.samples)")
@@ -103,6 +105,13 @@ def _numbers(text: str, option: str) -> list[int]:
         raise SuiteError(f"{option} {text}: give comma-separated integers, e.g. 0,1,2") from None
 
 
+def metric_entry(text: str) -> str | dict[str, str]:
+    """A `--metrics` item as a suite's metric entry: a name, or `name[space]` (`fid[inception]`)
+    as `{name: fid, features: inception}`, so that one metric can be given in several spaces."""
+    found = IN_SPACE.match(text)
+    return {"name": found[1], "features": found[2]} if found else text
+
+
 def suite_dict(args: argparse.Namespace) -> dict[str, Any]:
     """The suite `genbench eval` runs: one model entry, one data set, its metrics and seeds; the
     budget is one step, which samples and generators made elsewhere do not take."""
@@ -116,7 +125,7 @@ def suite_dict(args: argparse.Namespace) -> dict[str, Any]:
         "budget": {"steps": 1},
         "datasets": [dataset],
         "models": [model],
-        "metrics": [m.strip() for m in metrics],
+        "metrics": [metric_entry(m.strip()) for m in metrics],
     }
     if args.samples is not None:
         suite["eval"] = {"samples": args.samples}

@@ -19,11 +19,9 @@ from genbench.metrics.feature_cache import (
     FeatureSet,
     Moments,
     Source,
+    cached,
     features_of,
-    load,
-    locked,
     new_file,
-    publish,
     write_rows,
 )
 
@@ -61,45 +59,45 @@ class ShardExtractor:
 
 
 class ExtractorPool:
-    """`workers` Ray actors of one CPU each (at most the cluster's CPUs) holding the same
-    extractor; Ray is started (or joined) with `genbench.driver.runner.start_ray`. `close` ends
-    the actors."""
+    """`workers` Ray actors of one CPU each, on this machine's node (they write into a file here;
+    at most its CPUs), holding the same extractor; Ray is started (or joined) with
+    `genbench.driver.runner.start_ray`. `close` ends the actors."""
 
     def __init__(self, make_embed: Callable[[], Embed], workers: int, address: str | None = None) -> None:
         import ray  # ~1 s to import: only when features are extracted on Ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         start_ray(address)
-        workers = max(1, min(workers, int(ray.cluster_resources().get("CPU", 1))))  # all placeable
-        actor = ray.remote(num_cpus=1)(ShardExtractor)
+        node = ray.get_runtime_context().get_node_id()  # the actors write a file of this machine
+        cpus = next((n["Resources"].get("CPU", 1) for n in ray.nodes() if n["NodeID"] == node), 1)
+        workers = max(1, min(workers, int(cpus)))  # all placeable on this node
+        here = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
+        actor = ray.remote(num_cpus=1, scheduling_strategy=here)(ShardExtractor)
         self.actors = [actor.remote(make_embed, 1) for _ in range(workers)]
         ray.get([a.ready.remote() for a in self.actors])
 
     def extract(self, path: Path, key: dict, source: Source, batch: int = FEATURE_BATCH) -> FeatureSet:
         """The feature set `key` (the first `key["count"]` images of `source`) at `path`: read from
         the cache when it is there and sound, else extracted by the pool's actors and cached."""
+        return cached(path, key, lambda: self._extract_shards(path, key["count"], source, batch))
+
+    def _extract_shards(self, path: Path, count: int, source: Source, batch: int) -> tuple[Path, Moments]:
+        """The first `count` images of `source` cut into one shard per actor, each written by its
+        actor into its rows of a new temporary file beside `path`; the file and the merged moments."""
         import ray  # ~1 s to import: only when features are extracted on Ray
 
-        found = load(path, key)
-        if found is not None:
-            return found
-        with locked(path):
-            found = load(path, key, report=False)  # another process may have written it meanwhile
-            if found is not None:
-                return found
-            count = key["count"]
-            dim = ray.get(self.actors[0].dim.remote(source.shard(0, 1)))
-            tmp = new_file(path, count, dim)  # the actors write the rows
-            bounds = shard_bounds(count, len(self.actors), batch)
-            try:
-                refs = [
-                    actor.extract.remote(source.shard(a, b), str(tmp), a, batch)
-                    for actor, (a, b) in zip(self.actors, bounds, strict=False)
-                ]
-                moments = Moments.merge_all(ray.get(refs))
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-            return publish(tmp, path, key, moments)
+        dim = ray.get(self.actors[0].dim.remote(source.shard(0, 1)))
+        tmp = new_file(path, count, dim)  # the actors write the rows
+        bounds = shard_bounds(count, len(self.actors), batch)
+        try:
+            refs = [
+                actor.extract.remote(source.shard(a, b), str(tmp), a, batch)
+                for actor, (a, b) in zip(self.actors, bounds, strict=False)
+            ]
+            return tmp, Moments.merge_all(ray.get(refs))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def close(self) -> None:
         """End the pool's actors (only those)."""
@@ -119,3 +117,25 @@ def extract_parallel(
         return pool.extract(path, key, source)
     finally:
         pool.close()
+
+
+PARALLEL_MIN = 5_000  # images of a reference set from which it is extracted across Ray actors
+
+
+def extract_references(sets: list, workers: int, on_ray: bool, say: Callable[[str], None]) -> None:
+    """Put every reference feature set (`genbench.metrics.reference_sets.ReferenceSet`) the runs
+    will read into the cache before they start: one of at least PARALLEL_MIN images across a pool
+    of `workers` Ray actors when `on_ray` (Ray started), others in this process."""
+    for ref in sets:
+        if ref.cached():
+            continue
+        parallel = on_ray and workers > 1 and ref.count >= PARALLEL_MIN
+        say(f"reference features: {ref.label}" + (f" on {workers} Ray workers" if parallel else ""))
+        if not parallel:
+            ref.extract_here()
+            continue
+        pool = ExtractorPool(ref.recipe, workers)
+        try:
+            pool.extract(ref.path, ref.key, ref.source)
+        finally:
+            pool.close()

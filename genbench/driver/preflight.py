@@ -10,12 +10,15 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from genbench.data.images import DataMissing
-from genbench.driver import runner
+from genbench.driver import extract, runner
+from genbench.metrics.backbones import WeightsError
+from genbench.metrics.reference_sets import reference_sets
 from genbench.registry import DATASETS, METRICS, MODELS, PrepareError
 from genbench.store import runs as store
 from genbench.suite import plugins
@@ -126,10 +129,9 @@ def check_inputs(specs: list[RunSpec], datasets: dict[str, object]) -> None:
                 raise PreflightError(f"{spec.label} on {spec.dataset}: {problem}")
 
 
-def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
-    """Run the `prepare` step of every metric entry that has one, once, on the driver, with the
-    runs that use the metric (e.g. the MNIST classifier and reference features: workers then read
-    them from $GENBENCH_CACHE instead of each training the classifier on its first evaluation)."""
+def dataset_getter(datasets: dict[str, object]) -> Callable[[RunSpec], object]:
+    """`dataset_of(spec)`: the run's data set from `datasets` (by `_data_key`), a toy built and
+    added on first use."""
 
     def dataset_of(spec: RunSpec):
         key = _data_key(spec)
@@ -138,6 +140,14 @@ def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
             datasets[key] = entry.build(entry.params(**spec.dataset_params))
         return datasets[key]
 
+    return dataset_of
+
+
+def prepare_metrics(specs: list[RunSpec], datasets: dict[str, object]) -> None:
+    """Run the `prepare` step of every metric entry that has one, once, on the driver, with the
+    runs that use the metric (e.g. the MNIST classifier and reference features: workers then read
+    them from $GENBENCH_CACHE instead of each training the classifier on its first evaluation)."""
+    dataset_of = dataset_getter(datasets)
     runs: dict = {}  # prepare function -> the runs whose metrics have it, in order, once each
     for spec in specs:
         for name in spec.metrics:
@@ -159,12 +169,14 @@ def preflight(
     serial: bool,
     fresh: bool = False,
     verbose: bool = False,
+    say: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Run every check before `genbench run` writes or trains anything; raise PreflightError.
 
     Joins (or starts) Ray only when runs are left to do (all of them with `fresh`) and the suite
-    does not run --serial (printing its workers' output when `verbose`). Returns the seconds
-    some steps took (`ray_start_s`, `preflight_s`).
+    does not run --serial (printing its workers' output when `verbose`), then extracts the
+    reference features the runs will read (announced through `say`). Returns the seconds some
+    steps took (`ray_start_s`, `reference_features_s`, `preflight_s`).
     """
     started = time.perf_counter()
     timing = {"ray_start_s": 0.0}
@@ -178,6 +190,7 @@ def preflight(
     check_inputs(todo, datasets)
     prepare_metrics(todo, datasets)
     if serial or not todo:
+        timing["reference_features_s"] = prepare_references(todo, datasets, 1, False, say)
         return {**timing, "preflight_s": time.perf_counter() - started}
     try:
         files = plugins.ray_py_modules([p for spec in specs for p in spec.plugins])
@@ -185,5 +198,20 @@ def preflight(
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
         raise PreflightError(f"cannot start or join Ray ({where}): {exc}") from None
-    check_fits(suite.resources, runner.cluster_nodes())
+    slots = check_fits(suite.resources, runner.cluster_nodes())
+    timing["reference_features_s"] = prepare_references(todo, datasets, slots, True, say)
     return {**timing, "preflight_s": time.perf_counter() - started}
+
+
+def prepare_references(
+    specs: list[RunSpec], datasets: dict[str, object], workers: int, on_ray: bool, say: Callable[[str], None]
+) -> float:
+    """Extract the reference feature sets the runs will read that are not cached yet (across Ray
+    actors when large: `genbench.driver.extract`); the seconds it took."""
+    started = time.perf_counter()
+    try:
+        sets = reference_sets(specs, dataset_getter(datasets))
+        extract.extract_references(sets, workers, on_ray, say)
+    except (RuntimeError, OSError, ValueError, WeightsError) as exc:
+        raise PreflightError(f"reference features: {exc}") from None
+    return time.perf_counter() - started

@@ -29,6 +29,7 @@ from genbench.driver.stopping import (
     worker_problem,
 )
 from genbench.driver.untrained import untrained_warnings
+from genbench.metrics import metric_name
 from genbench.registry import DATASETS, METRICS
 from genbench.store import runs as store
 from genbench.store.result import RunResult, Status
@@ -101,7 +102,9 @@ class SuiteRun:
         if self.lock.note:
             self.console.print(f"note: {self.lock.note}", highlight=False, soft_wrap=True)
         # raises PreflightError and writes nothing; starts or joins Ray when runs are left to do
-        self.timing = preflight(suite, self.specs, results_root, address, self.serial, fresh, self.verbose)
+        self.timing = preflight(
+            suite, self.specs, results_root, address, self.serial, fresh, self.verbose, self.say
+        )
         self.signals.install()  # again: Ray's start put its own handlers in
         if fresh:
             self.move_aside()
@@ -110,8 +113,8 @@ class SuiteRun:
 
     def write_manifest(self, suite, suite_file: Path | dict) -> None:
         """Write the manifest and the runs' specs; note the primary metric and the schedule."""
-        params = {m: p for spec in self.specs for m, p in spec.metric_params.items()}  # resolved, by name
-        entries = [METRICS.get(m).outputs_for(params.get(m)) for m in suite.metric_names]
+        # each metric entry's columns under its resolved parameters, in suite order
+        entries = [METRICS.get(metric_name(k)).outputs_for(p) for k, p in suite.metric_params.items()]
         outputs = {k: d for entry in entries for k, d in entry.items()}
         source = "<suite dict>" if isinstance(suite_file, dict) else str(suite_file)
         store.write_manifest(self.path, self.specs, source, outputs, suite.target, suite.reference)

@@ -11,7 +11,7 @@ import random
 import numpy as np
 import torch
 
-from genbench.metrics import EvalContext, eval_seed
+from genbench.metrics import EvalContext, eval_seed, metric_entries
 from genbench.registry import DATASETS, METRICS
 from genbench.suite.targets import Conditions, conditions_of, describe, met
 from genbench.worker.train import build, seed_everything
@@ -43,10 +43,10 @@ def _evaluate_untrained(spec, outputs: set[str]) -> dict | None:
     ctx = EvalContext(model, spec.eval.samples, eval_seed(spec.seed, 0), False, spec.eval, data_dir)
     model.eval()
     row: dict = {}
-    for name in spec.metrics:
+    for key, name in metric_entries(spec):
         entry = METRICS.get(name)
         if outputs & set(entry.outputs):
-            ctx.params = entry.params(**spec.metric_params.get(name, {}))
+            ctx.key, ctx.params = key, entry.params(**spec.metric_params.get(key, {}))
             row.update(entry.fn(model, dataset, ctx))
     return row
 

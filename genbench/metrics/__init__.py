@@ -10,6 +10,18 @@ import torch
 from genbench.data.pixels import to_unit
 
 
+def metric_name(key: str) -> str:
+    """The registered metric of a suite's metric entry `key`: the key itself for a metric listed
+    once, `fid` for `fid[inception]` (registered names are lower snake_case, without brackets)."""
+    return key.split("[", 1)[0]
+
+
+def metric_entries(spec) -> list[tuple[str, str]]:
+    """(key, metric name) of every metric entry a run computes, in suite order: the keys of its
+    `metric_params` (a spec stored without them: its metric names)."""
+    return [(key, metric_name(key)) for key in (spec.metric_params or dict.fromkeys(spec.metrics))]
+
+
 def eval_seed(seed: int, step: int) -> int:
     """The seed of an evaluation's own generator: the run's seed and the step it is taken at."""
     return seed * 100003 + step
@@ -18,8 +30,9 @@ def eval_seed(seed: int, step: int) -> int:
 class EvalContext:
     """What one evaluation shares between metrics: the sample count, an RNG, one draw of samples,
     whether it is the final evaluation, evaluation settings, the parameters of the metric being
-    computed (`params`), a cache (e.g. features of the draw) and the protocol each metric records
-    for its numbers.
+    computed (`params`) and its entry's key (`key`: `fid[inception]` where a suite lists fid
+    twice), a cache (e.g. features of the draw) and the protocol each metric records for its
+    numbers.
 
     In-training evaluations are cheaper than the final one: at most `eval.train_examples` test
     examples, and on image data sets at most `eval.train_samples` generated samples
@@ -44,6 +57,7 @@ class EvalContext:
         self.cache: dict = {}
         self.protocols: dict[str, dict] = {}
         self.params = None  # the parameters of the metric being computed (its entry's schema)
+        self.key: str | None = None  # the key of the metric entry being computed (None: its name)
 
     def setting(self, name: str, default=None):
         """An evaluation setting of the suite, else `default` (None: the EvalSettings default)."""
@@ -80,14 +94,17 @@ class EvalContext:
 
     def record(self, metric: str, protocol: Callable[[bool], dict]) -> None:
         """Store `metric`'s protocol, `protocol(final)`; at the final evaluation of a run that is
-        also evaluated in training, add under `in_training` what the trajectory rows used instead."""
+        also evaluated in training, add under `in_training` what the trajectory rows used instead.
+        Kept under the key of the entry being computed (`fid[inception]`), which is `metric` itself
+        for a metric listed once."""
         proto = protocol(self.final)
         if self.final and self.setting("every", 0):
             train = protocol(False)
             changed = {k: v for k, v in train.items() if proto.get(k) != v}
             if changed:
                 proto["in_training"] = changed
-        self.protocols[metric] = proto
+        key = self.key if self.key and metric_name(self.key) == metric else metric
+        self.protocols[key] = proto
 
     @cached_property
     def samples(self) -> torch.Tensor:

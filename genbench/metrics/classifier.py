@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.data.cache import cache_dir
 from genbench.data.images import DataMissing, MnistParams, build_torchvision
 from genbench.registry import PrepareError
 
@@ -27,7 +28,6 @@ RECIPE = {
     "seed": 0,
     "version": 3,
 }
-ENV_CACHE = "GENBENCH_CACHE"
 SIDE = 28  # the classifier's input side; other sizes are resized bilinearly
 
 
@@ -53,13 +53,6 @@ class MnistNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)[1]
-
-
-def cache_dir() -> Path:
-    """Where trained classifiers and reference statistics live: $GENBENCH_CACHE, else ~/.cache."""
-    if os.environ.get(ENV_CACHE):
-        return Path(os.environ[ENV_CACHE]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genbench" / "cache"
 
 
 def data_hash(dataset) -> str:

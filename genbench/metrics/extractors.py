@@ -113,6 +113,7 @@ def get(
             info = {"weights_hash": record["weights_hash"], "feature_layer": layer}
             info["logits"] = "1000 digit triples" if per_channel else "10 classes"
             info["classifier_test_accuracy"] = record["test_accuracy"]
+            fe.weights_file = str(path)  # for `recipe_of`: the same network built in another process
         else:
             problem = inception_weights_problem(weights)
             if problem:
@@ -125,6 +126,7 @@ def get(
                 verbose=False,
             )
             path = Path(weights) if weights else hub_weights()
+            fe.weights_file = weights  # None: torch-fidelity's own (hub cache) file
             info = {"weights_hash": classifier.file_hash(path), "feature_layer": "2048 (pool3)"}
             info["logits"] = "logits_unbiased (1008)"
         _EXTRACTORS[key] = (fe, {"extractor": name, **info})
@@ -132,6 +134,11 @@ def get(
 
 
 _EXTRACTORS: dict = {}
+
+
+def weights_path_of(fe: FeatureExtractorBase) -> str | None:
+    """The weights file a torch-fidelity extractor of `get` was built from (None: its own)."""
+    return fe.weights_file
 
 
 def _inception_pinned(weights: str | None, sha256: str) -> None:

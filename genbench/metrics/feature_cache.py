@@ -7,8 +7,6 @@ so that every run and every worker on the machine shares the same pages."""
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import itertools
 import json
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 from numpy.lib.format import open_memmap
 
+from genbench.data.cache import locked
 from genbench.metrics.image_sources import Source, source_of
 
 FEATURE_BATCH = 500  # images per batch (metrics/extractors.py's FEATURE_BATCH)
@@ -35,10 +34,12 @@ Embed = Callable[[torch.Tensor], torch.Tensor]  # [0, 1] images (N, C, H, W) -> 
 
 __all__ = [
     "FEATURE_BATCH",
+    "BackboneRecipe",
     "ExtractorRecipe",
     "FeatureSet",
     "Moments",
     "Source",
+    "cached",
     "cached_features",
     "source_of",
 ]
@@ -115,6 +116,24 @@ class ExtractorRecipe:
             self.name, [self.layer], cuda=False, feature_extractor_weights_path=self.weights, verbose=False
         )
         return lambda x: extract(fe, x, self.device)[0]
+
+
+@dataclass(frozen=True)
+class BackboneRecipe:
+    """A DINOv2 or CLIP backbone (`genbench.metrics.backbones`) to build in any process from its
+    space, weights file and pinned sha256; calling it returns its `Embed`."""
+
+    name: str
+    weights: str | None
+    sha256: str | None
+    device: str = "cpu"
+
+    def __call__(self) -> Embed:
+        from genbench.metrics import backbones  # timm / open_clip: on first use
+        from genbench.metrics.feature_choice import BACKBONE_BATCH
+
+        extractor, _ = backbones.load(self.name, self.weights, self.sha256)
+        return lambda x: extractor.features(x, self.device, BACKBONE_BATCH)
 
 
 def key_of(dataset, split: str, extractor: str, weights_hash: str, count: int) -> dict:
@@ -281,24 +300,10 @@ def load(path: Path, key: dict, report: bool = True) -> FeatureSet | None:
     return None
 
 
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path`'s `.lock` file (other processes computing it wait)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def cached_features(
-    path: Path, key: dict, batches: Callable[[], Iterable[torch.Tensor]], embed: Embed
-) -> FeatureSet:
+def cached(path: Path, key: dict, compute: Callable[[], tuple[Path, Moments]]) -> FeatureSet:
     """The feature set `key` at `path`: read memory-mapped when it is cached and sound, else
-    extracted from `batches()` (images in [0, 1], `key["count"]` in all) by `embed`, written, and
-    read back. One process computes it; others wanting it meanwhile wait and read it."""
+    computed by `compute()` (a finished temporary file beside `path` and its moments), published
+    and read back. One process computes it; others wanting it meanwhile wait and read it."""
     found = load(path, key)
     if found is not None:
         return found
@@ -306,5 +311,13 @@ def cached_features(
         found = load(path, key, report=False)  # another process may have written it meanwhile
         if found is not None:
             return found
-        tmp, moments = extract_to_file(path, key["count"], batches(), embed)
+        tmp, moments = compute()
         return publish(tmp, path, key, moments)
+
+
+def cached_features(
+    path: Path, key: dict, batches: Callable[[], Iterable[torch.Tensor]], embed: Embed
+) -> FeatureSet:
+    """The feature set `key` at `path` (`cached`), extracted in this process when it is not
+    cached: images from `batches()` (in [0, 1], `key["count"]` in all) embedded by `embed`."""
+    return cached(path, key, lambda: extract_to_file(path, key["count"], batches(), embed))

@@ -14,7 +14,7 @@ from typing import Literal, get_args
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from genbench.metrics import classifier
+from genbench.metrics import classifier, metric_entries, metric_name
 from genbench.registry import METRICS
 
 ENV_OFFLINE = "GENBENCH_OFFLINE"
@@ -227,22 +227,43 @@ def _inception_url() -> str:
     return URL_INCEPTION_V3
 
 
-def params_of(spec, metric: str) -> FeatureParams:
-    """The resolved feature parameters of `metric` in a run (its entry's schema)."""
-    return METRICS.get(metric).params(**spec.metric_params.get(metric, {}))
+def params_of(spec, key: str) -> FeatureParams:
+    """The resolved feature parameters of a run's metric entry `key` (`fid`, `fid[inception]`)."""
+    return METRICS.get(metric_name(key)).params(**spec.metric_params.get(key, {}))
 
 
 def checker(metric: str) -> Callable[[object], str | None]:
-    """`check(spec)` of a feature metric: why its space cannot be computed for the run (the MNIST
-    classifier on other data; weights missing or with another sha256 than pinned), or None."""
+    """`check(spec)` of a feature metric: why the space of one of its entries cannot be computed
+    for the run (the MNIST classifier on other data; weights missing or with another sha256 than
+    pinned), or None."""
 
     def check(spec) -> str | None:
-        return space_problem(spec.dataset, params_of(spec, metric), spec.eval)
+        keys = [key for key, name in metric_entries(spec) if name == metric] or [metric]
+        problems = (space_problem(spec.dataset, params_of(spec, key), spec.eval) for key in keys)
+        return next((p for p in problems if p), None)
 
     return check
 
 
 def spaces_of(spec, metrics) -> dict[str, str]:
-    """The space of each of `metrics` the run computes, by metric."""
-    found = [m for m in spec.metrics if m in metrics]
-    return {m: space_of(spec.dataset, params_of(spec, m), spec.eval.feature_extractor) for m in found}
+    """The space of each entry of `metrics` the run computes, by entry key."""
+    found = [key for key, name in metric_entries(spec) if name in metrics]
+    return {key: space_of(spec.dataset, params_of(spec, key), spec.eval.feature_extractor) for key in found}
+
+
+def repeated_spaces(spec) -> list[tuple[str, str, str]]:
+    """(earlier key, key, space) of each pair of a run's entries of one feature metric that compute
+    in the same space with the same weights, e.g. `auto` and `mnist_classifier` on MNIST: the same
+    numbers in two columns."""
+    seen: dict[tuple, str] = {}
+    found = []
+    for key, name in metric_entries(spec):
+        params = params_of(spec, key)
+        if not isinstance(params, FeatureParams):
+            continue
+        space = space_of(spec.dataset, params, spec.eval.feature_extractor)
+        same = (name, space, params.sha256 or params.weights)
+        if same in seen:
+            found.append((seen[same], key, space))
+        seen.setdefault(same, key)
+    return found

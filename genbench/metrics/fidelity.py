@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from genbench.metrics import EvalContext, classifier
+from genbench.metrics import EvalContext, classifier, metric_name
 from genbench.metrics.density import density_coverage, knn_radii
 from genbench.metrics.feature_choice import (
     FeatureParams,
@@ -38,7 +38,7 @@ ISC_SPLITS = 10  # Salimans et al. 2016, and torch-fidelity's default isc_splits
 _MEMO: dict = {}  # path of a cached tensor -> the tensor, for the process
 
 
-def _extractor(name: str, dataset, ctx):
+def extractor_of(name: str, dataset, ctx):
     """The extractor `name` for `dataset` under the evaluation's settings and the metric's
     parameters (`ctx.params`: its weights file and sha256), and its protocol fields."""
     from genbench.metrics import extractors  # torch-fidelity costs a worker ~1.2 s: imported on first use
@@ -116,7 +116,7 @@ def prepare_reference(dataset, settings, metrics: set[str], data_dir: str | None
     with `settings` need on `dataset` with the MNIST classifier: done by the driver before runs
     are dispatched so that workers only read them."""
     ctx = EvalContext(None, 1, 0, settings=settings, data_dir=data_dir)
-    fe, info = _extractor("mnist_classifier", dataset, ctx)
+    fe, info = extractor_of("mnist_classifier", dataset, ctx)
     n_real = min(ctx.setting("real_samples", len(dataset.test)), len(dataset.test))
     real = reference_features(dataset, fe, info, n_real, "cpu")
     path = reference_path(dataset, fe, info, n_real)
@@ -134,7 +134,7 @@ def generated_features(dataset, ctx) -> tuple[torch.Tensor, torch.Tensor | None,
     name = space_of(dataset.name, params, ctx.setting("feature_extractor", "auto"))
     key = ("generated", name, params.weights, params.sha256)
     if key not in ctx.cache:
-        fe, info = _extractor(name, dataset, ctx)
+        fe, info = extractor_of(name, dataset, ctx)
         out = extract(fe, ctx.samples_for(dataset), ctx.model.device, params.batch())
         ctx.cache[key] = (out[0], out[1] if len(out) > 1 else None, {**info, "fe": fe})
     return ctx.cache[key]
@@ -354,7 +354,7 @@ def prepare(specs: list, dataset_of) -> None:
     done: set[str] = set()
     for spec in specs:
         spaces = spaces_of(spec, FEATURE_METRICS)
-        features = {m for m, space in spaces.items() if space == "mnist_classifier"}
+        features = {metric_name(key) for key, space in spaces.items() if space == "mnist_classifier"}
         if not features:
             continue
         key = json.dumps(

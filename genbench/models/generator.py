@@ -15,7 +15,7 @@ import importlib.util
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -33,6 +33,7 @@ class GeneratorHParams(BaseModel):
     """genbench's own, output -1..1 as a tanh generator's; path is required (scored as given)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
+    trains: ClassVar[bool] = False  # made elsewhere: not trained (not grouped by vectorize_seeds)
 
     path: str = Field("", validate_default=True, description=PATH_HELP + " (relative: to the suite file)")
     function: str = Field("", description="the function of a .py path (path: file.py:function sets it)")

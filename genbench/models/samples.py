@@ -12,6 +12,7 @@ records under `input`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ class SamplesHParams(BaseModel):
     """genbench's own; path is required (samples made elsewhere, scored as given)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # inf and NaN are no parameters
+    trains: ClassVar[bool] = False  # made elsewhere: not trained (not grouped by vectorize_seeds)
 
     path: str = Field("", validate_default=True, description=PATH_HELP + " (relative: to the suite file)")
     key: str = Field("", description="the array of an .npz file that holds several")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from genbench.metrics import metric_entries
 from genbench.registry import DATASETS, METRICS, MODELS
 from genbench.suite.reader import SuiteError, SuiteErrors
 from genbench.suite.targets import check_target
@@ -56,27 +57,30 @@ def unused_metrics(metric_names: list[str], specs: list, notes: list[str], error
 
 
 def check_metrics(specs: list, path: Path) -> None:
-    """Stop before anything runs when a metric cannot be computed here (e.g. no inception weights)."""
+    """Stop before anything runs when a metric entry cannot be computed here (e.g. no inception
+    weights); each entry's `check` sees the run with that entry's parameters (`RunSpec.for_entry`)."""
     seen = set()
     for spec in specs:
-        for name in spec.metrics:
-            if (name, spec.dataset, spec.eval) in seen:
+        for key, name in metric_entries(spec):
+            if (key, spec.dataset, spec.eval) in seen:
                 continue
-            seen.add((name, spec.dataset, spec.eval))
+            seen.add((key, spec.dataset, spec.eval))
             entry = METRICS.get(name)
             applies = entry.check and DATASETS.get(spec.dataset).kind in entry.dataset_kinds
-            problem = entry.check(spec) if applies else None
+            problem = entry.check(spec.for_entry(key)) if applies else None
             if problem:
-                raise SuiteError(f"{path}: metric {name!r} on {spec.dataset}: {problem}")
+                raise SuiteError(f"{path}: metric {key!r} on {spec.dataset}: {problem}")
 
 
 def check_vectorizable(suite, models, errors) -> None:
     """Seeds trained together need a steps budget (under a seconds budget they would not get the
     time of a run alone) and a family with the "seed_batch" ability whose `seed_batch_problem`
-    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py)."""
-    if suite.budget.steps is None:
+    finds nothing in these hyper-parameters (MLPs only: models/seed_batch.py). Families that do not
+    train (their schema's `trains = False`: samples, generator) are not grouped and not checked."""
+    trained = [m for m in models if getattr(MODELS.get(m[0]).hparams, "trains", True)]
+    if trained and suite.budget.steps is None:
         errors.add(("vectorize_seeds",), "needs a steps budget: seeds trained together share their seconds")
-    for name, hparams, variant in models:
+    for name, hparams, variant in trained:
         family = MODELS.get(name)
         if "seed_batch" not in family.abilities:  # the family's entry says what it can
             problem = "only MLP networks can, and this family does not batch its networks over seeds"

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationError,
@@ -21,6 +22,7 @@ from pydantic import (
 )
 
 from genbench.builtins import load_builtins
+from genbench.metrics import metric_name
 from genbench.metrics.settings import EvalSettings
 from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS, UnknownName
@@ -30,6 +32,7 @@ from genbench.suite.checks import check_metrics, check_runs, check_vectorizable,
 from genbench.suite.feasible import check_sizes, dataset_notes
 from genbench.suite.integers import exact_integers
 from genbench.suite.labels import apply_labels, take_labels
+from genbench.suite.metric_entries import check_spaces, resolve_metrics
 from genbench.suite.plugins import Plugin
 from genbench.suite.reader import SuiteError, SuiteErrors, read_suite_yaml
 from genbench.suite.reference import check_reference
@@ -103,11 +106,18 @@ class Suite(_Strict):
     reference: list[Any] = []  # published numbers to compare with (genbench.analysis.verdicts)
     trackers: list[TrackerEntry] = []  # where runs are logged as they run (genbench.suite.trackers)
     plugins: list[str] = []  # .py files (relative to the suite file) or module names (genbench.suite.plugins)
+    _metric_params: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)  # set by load_suite
 
     @property
     def metric_names(self) -> list[str]:
-        """The names of the suite's metrics, in suite order."""
+        """The names of the suite's metrics, in suite order (a metric listed twice: twice)."""
         return [m if isinstance(m, str) else str(m.get("name")) for m in self.metrics]
+
+    @property
+    def metric_params(self) -> dict[str, dict[str, Any]]:
+        """Each metric entry's resolved parameters by its key (genbench.suite.metric_entries), in
+        suite order; filled in by `load_suite`."""
+        return self._metric_params
 
     @field_validator("seeds")
     @classmethod
@@ -133,12 +143,13 @@ class RunSpec(_Strict):
     seed: int
     budget: Budget
     eval: EvalSettings
-    metrics: list[str]
+    metrics: list[str]  # the registered metrics it computes, each once
     resources: Resources
     checkpoint: CheckpointSettings = CheckpointSettings()
     vectorize_seeds: int = 0  # seeds trained together as one batched model, at most; 0: off
     search: dict[str, Any] | None = None  # the trial(s) of a search this variant is (genbench.suite.search)
-    metric_params: dict[str, dict[str, Any]] = {}  # every metric's resolved parameters, defaults too
+    # every metric entry's resolved parameters, defaults too, by key (a metric listed once: its name)
+    metric_params: dict[str, dict[str, Any]] = {}
     trackers: list[TrackerEntry] = Field([], exclude=True)  # not in the run id nor spec.json
     plugins: list[Plugin] = []  # the suite's plugins (module, source sha256, file)
     label: str = ""  # the variant's name in tables and figures: its entry's `label:`, else model and variant
@@ -169,6 +180,12 @@ class RunSpec(_Strict):
         payload["spec_version"] = SPEC_VERSION
         payload["numerics_version"] = NUMERICS_VERSION  # code that moves numbers makes new runs
         return payload
+
+    def for_entry(self, key: str) -> RunSpec:
+        """This run as if it computed only its metric entry `key`, under the metric's name: what a
+        metric's `check(spec)` is given."""
+        name = metric_name(key)
+        return self.model_copy(update={"metrics": [name], "metric_params": {name: self.metric_params[key]}})
 
     @property
     def run_id(self) -> str:
@@ -255,7 +272,7 @@ def load_suite(
         models, trials = search.resolve_models(suite, errors)
     else:
         models = _resolve_entries("models", suite.models, MODELS, "hparams", errors, base)
-    metric_params = _resolve_metrics(suite, errors, base)
+    metric_params = resolve_metrics(suite.metrics, errors, base)
     n_runs = len(models) * len(datasets) * len(suite.seeds)
     if n_runs > MAX_RUNS:
         errors.add((), f"the suite expands to {n_runs} runs; at most {MAX_RUNS} are allowed")
@@ -271,10 +288,12 @@ def load_suite(
     check_reference(suite.reference, suite.metric_names, models, datasets, errors, metric_params)
     suite = suite.model_copy(update={"trackers": resolve_trackers(suite, base, errors)})
     errors.raise_if_any()
+    suite._metric_params = metric_params
     specs, notes = _runs(suite, datasets, models, metric_params, plugins)
     notes += dataset_notes(datasets)
     specs = apply_labels(search.annotate(specs, trials), labels, errors)
     check_runs(suite, specs, notes, errors)  # metrics that apply to no run, the target's outputs
+    check_spaces(specs, list(metric_params), errors)  # two entries of one space (auto's choice)
     errors.raise_if_any()
     check_metrics(specs, path)
     return suite, specs, notes
@@ -297,31 +316,6 @@ def _load_plugins(suite: Suite, base: Path, errors: SuiteErrors) -> list[Plugin]
     return list({p.module: p for p in found}.values())
 
 
-def _resolve_metrics(suite: Suite, errors: SuiteErrors, base: Path) -> dict[str, dict[str, Any]]:
-    """Each metric's parameters validated by its schema (with `base`, the suite file's folder, as
-    context: files are named from there), defaults filled in, by name."""
-    resolved: dict[str, dict[str, Any]] = {}
-    for i, metric in enumerate(suite.metrics):
-        params = {} if isinstance(metric, str) else dict(metric)
-        name = metric if isinstance(metric, str) else params.pop("name", None)
-        if not isinstance(name, str):
-            errors.add(("metrics", i), "each metric given as a mapping needs a 'name'")
-        elif name in resolved:
-            errors.add(("metrics", i), f"metric {name!r} is listed twice")
-        elif name not in METRICS:
-            errors.add(
-                ("metrics", i), str(UnknownName(f"unknown metric {name!r}; known: " + ", ".join(METRICS)))
-            )
-        else:
-            schema = METRICS.get(name).params
-            try:
-                values = schema.model_validate(exact_integers(schema, params), context={"base": str(base)})
-                resolved[name] = values.model_dump(mode="json")
-            except ValidationError as exc:
-                errors.add_validation(("metrics", i), exc, schema)
-    return resolved
-
-
 def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> dict[str, Any]:
     """The entry with the suite's data_dir where its family takes one and it sets none; relative
     paths are taken from the suite file's folder."""
@@ -335,7 +329,10 @@ def _with_data_dir(entry: dict[str, Any], data_dir: str | None, base: Path) -> d
     return {**entry, "data_dir": value} if value is not None else entry
 
 
-def _group_size(suite: Suite) -> int:
+def _group_size(suite: Suite, model: str) -> int:
+    """Seeds of `model`'s runs trained together: 0 (each alone) for a family that does not train."""
+    if not getattr(MODELS.get(model).hparams, "trains", True):  # samples, generator: evaluated per seed
+        return 0
     if suite.vectorize_seeds is True:
         return len(suite.seeds)
     return int(suite.vectorize_seeds)  # False: 0
@@ -347,10 +344,10 @@ def _runs(suite: Suite, datasets, models, metric_params, plugins) -> tuple[list[
     for (model, hparams, variant), (dataset, dparams, dvariant), seed in itertools.product(
         models, datasets, suite.seeds
     ):
-        metrics = []
-        for metric in suite.metric_names:
+        keys = []
+        for key, metric in ((k, metric_name(k)) for k in metric_params):
             if METRICS.get(metric).applies_to(MODELS.get(model), DATASETS.get(dataset)):
-                metrics.append(metric)
+                keys.append(key)
             else:
                 entry = METRICS.get(metric)
                 reason = (
@@ -372,11 +369,11 @@ def _runs(suite: Suite, datasets, models, metric_params, plugins) -> tuple[list[
             seed=seed,
             budget=suite.budget,
             eval=suite.eval,
-            metrics=metrics,
+            metrics=list(dict.fromkeys(metric_name(k) for k in keys)),
             resources=suite.resources,
             checkpoint=suite.checkpoint,
-            vectorize_seeds=_group_size(suite),
-            metric_params={m: metric_params[m] for m in metrics},
+            vectorize_seeds=_group_size(suite, model),
+            metric_params={k: metric_params[k] for k in keys},
             plugins=plugins,
             trackers=suite.trackers,
         )

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from genbench.metrics import metric_name
 from genbench.registry import METRICS
 
 
@@ -59,14 +60,19 @@ def variant_key(label: str) -> tuple[str, ...]:
     return tuple(sorted(str(label).split()))
 
 
+def _outputs(key: str, params: dict | None) -> dict[str, str]:
+    return METRICS.get(metric_name(key)).outputs_for(params)
+
+
 def check_reference(
     rows: list, metrics: list[str], models: list, datasets: list, errors, params: dict | None = None
 ) -> None:
     """Validate the suite's `reference:` rows into `errors` (suite_yaml.SuiteErrors): the schema, and that
     each names a model variant, a dataset variant and a metric output of the suite (under the
-    metrics' resolved `params`, by name, where given)."""
-    params = params or {}
-    outputs = {o for m in metrics if m in METRICS for o in METRICS.get(m).outputs_for(params.get(m))}
+    metrics' resolved `params`, by entry key (`fid`, `fid[inception]`), where given)."""
+    given = {metric_name(key) for key in params or {}}
+    entries = {**{m: None for m in metrics if m not in given}, **(params or {})}
+    outputs = {o for k, p in entries.items() if metric_name(k) in METRICS for o in _outputs(k, p)}
     model_keys = {(name, variant_key(variant)): variant for name, _, variant in models}
     dataset_keys = {(name, variant_key(variant)): variant for name, _, variant in datasets}
     for i, raw in enumerate(rows):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 
@@ -17,6 +18,7 @@ from genbench.suite.config import RunSpec
 RUN_ID_TAG = "genbench.run_id"
 MARKER = "train_seconds"  # in every trajectory row: its history says up to which step a run is logged
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter's value
+UNNAMEABLE = re.compile(r"[^/\w.\- ]")  # characters an MLflow name may not have
 PARAMS_PER_CALL, METRICS_PER_CALL = 100, 1000  # MLflow's limits on one log_batch
 END_STATUS = {"ok": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}  # else KILLED: it may go on
 WORKER_ENV = {  # a worker's: no run links printed, a few retries (the defaults retry for minutes)
@@ -76,12 +78,17 @@ def check(uri: str, suite: str) -> None:
         experiment_id(_client(uri), suite)
 
 
+def _name(key) -> str:
+    """`key` as a part of an MLflow name: a metric entry's `fid[inception]` as `fid-inception`."""
+    return UNNAMEABLE.sub("_", str(key).replace("[", "-").replace("]", ""))
+
+
 def _flat(prefix: str, value) -> dict[str, str]:
     """`value` as MLflow parameters: nested keys joined by dots, lists as JSON."""
     if isinstance(value, dict):
         out: dict[str, str] = {}
         for key, inner in value.items():
-            out.update(_flat(f"{prefix}.{key}" if prefix else str(key), inner))
+            out.update(_flat(f"{prefix}.{_name(key)}" if prefix else _name(key), inner))
         return out
     text = json.dumps(value) if isinstance(value, list | tuple) else str(value)
     return {prefix: text[:MAX_PARAM_CHARS]}

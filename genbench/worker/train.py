@@ -20,7 +20,7 @@ import torch
 from genbench import numerics
 from genbench.builtins import load_builtins
 from genbench.data.pixels import to_model
-from genbench.metrics import EvalContext, eval_seed
+from genbench.metrics import EvalContext, eval_seed, metric_entries, metric_name
 from genbench.models.base import optimizers
 from genbench.numerics import NUMERICS_VERSION
 from genbench.registry import DATASETS, METRICS, MODELS
@@ -112,10 +112,10 @@ class Trainer:
         # batches are drawn where the data set keeps its training data (a toy's: on the run's device)
         self.data_rng = torch.Generator(getattr(self.dataset, "device", "cpu")).manual_seed(spec.seed)
         self.budget = spec.budget
-        self.metrics = {name: METRICS.get(name) for name in spec.metrics}
+        self.metrics = {key: METRICS.get(name) for key, name in metric_entries(spec)}  # by entry key
         self.step, self.train_seconds = 0, 0.0
         self.eval_seconds = 0.0  # time spent in evaluate() by this process
-        self.metric_protocols: dict[str, dict] = {}  # per metric, the protocol of its latest numbers
+        self.metric_protocols: dict[str, dict] = {}  # per entry, the protocol of its latest numbers
         self.trajectory: list[dict] = []
         self.grids: dict[int, np.ndarray] = {}  # image runs: 8x8 samples at each evaluation
         self.train_sums: dict[str, float] = {}  # sums of train_step outputs since the last evaluation
@@ -151,8 +151,8 @@ class Trainer:
         row.update({f"train.{k}": v / n for k, v in self.train_sums.items()})
         self.train_sums, self.steps_since_eval = {}, 0
         self.model.eval()
-        for name, metric in self.metrics.items():
-            ctx.params = metric.params(**self.spec.metric_params.get(name, {}))  # its own parameters
+        for key, metric in self.metrics.items():
+            ctx.key, ctx.params = key, metric.params(**self.spec.metric_params.get(key, {}))  # its own
             row.update(metric.fn(self.model, self.dataset, ctx))
         if self.dataset.kind == "image":
             self.grids[self.step] = image_grid(ctx.samples_for(self.dataset))
@@ -344,7 +344,7 @@ def _result(run: Trainer, status: Status, started: float) -> RunResult:
         samples = run.evaluate(final=True).samples  # the final evaluation's draw, for the scatter plot
         final_eval_seconds = run.eval_seconds - before
     params = run.spec.metric_params
-    outputs = {k for name, m in run.metrics.items() for k in m.outputs_for(params.get(name))}
+    outputs = {k for key, m in run.metrics.items() for k in m.outputs_for(params.get(key))}
     final = run.trajectory[-1] if run.trajectory and status in (Status.OK, Status.PAUSED) else {}
     fields = {
         "steps": run.step,
@@ -377,7 +377,7 @@ def _result(run: Trainer, status: Status, started: float) -> RunResult:
 def _shared(metric_protocols: dict) -> dict:
     """The protocols of metrics every model gets (not those that need an ability, e.g. nll), so
     that a VAE's and a GAN's FIDs under one protocol share a leaderboard group."""
-    return {k: v for k, v in metric_protocols.items() if METRICS.get(k).needs is None}
+    return {k: v for k, v in metric_protocols.items() if METRICS.get(metric_name(k)).needs is None}
 
 
 def _progress(step: int, spec: RunSpec, train_seconds: float, trajectory: list[dict]) -> dict:

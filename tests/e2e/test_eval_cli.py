@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tests.helpers import SHARED, data_root_with, read_csv_ids, run_cli
+from tests.helpers import SHARED, data_root_with, read_csv_ids, run_cli, stand_in_classifier
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*torch.jit.*:FutureWarning")  # the tests write TorchScript
 
@@ -63,17 +63,6 @@ def write_inputs(work: Path, images: np.ndarray) -> None:
         Image.fromarray(np.random.default_rng(i).integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(
             work / "rgb" / f"{i}.png"
         )
-
-
-def stand_in_classifier(mnist, cache: Path) -> None:
-    """A classifier with seeded random weights where genbench caches MNIST's."""
-    from genbench.metrics import classifier
-
-    path = classifier.classifier_path(mnist, cache)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(1000)
-    record = {"test_accuracy": 0.1, "train_seconds": 0.0, "data_hash": "stand-in", "recipe": {}}
-    torch.save({"state_dict": classifier.MnistNet().eval().state_dict(), "record": record}, path)
 
 
 @pytest.fixture(scope="module")

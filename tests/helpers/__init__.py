@@ -18,7 +18,17 @@ from tests.helpers.cluster import (
     loopback_cluster,
 )
 from tests.helpers.plugins import PLUGIN_EXTRAS, PLUGIN_MODEL, plugin_suite, write_plugins
-from tests.helpers.repo import GENBENCH, README, ROOT, SHARED, TOOLS, data_root_with, read_csv_ids, run_cli
+from tests.helpers.repo import (
+    GENBENCH,
+    README,
+    ROOT,
+    SHARED,
+    TOOLS,
+    data_root_with,
+    read_csv_ids,
+    run_cli,
+    stand_in_classifier,
+)
 from tests.helpers.resume import (
     StopAfter,
     _family_spec,
@@ -108,6 +118,7 @@ __all__ = [
     "plugin_suite",
     "read_csv_ids",
     "run_cli",
+    "stand_in_classifier",
     "run_report_suite",
     "seed_group_specs",
     "suite_dict",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from genbench.analysis.csvfiles import strip_id_prefixes
 
@@ -47,3 +48,15 @@ def data_root_with(tmp_path: Path, name: str, folder: str) -> Path:
     for f in (SHARED / name).glob("*.gz"):
         (raw / f.name).symlink_to(f)
     return tmp_path
+
+
+def stand_in_classifier(mnist, cache: Path) -> None:
+    """An MNIST classifier with seeded random weights where genbench caches MNIST's under `cache`
+    (the feature metrics' code is the same; training the real one takes minutes)."""
+    from genbench.metrics import classifier
+
+    path = classifier.classifier_path(mnist, cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(1000)
+    record = {"test_accuracy": 0.1, "train_seconds": 0.0, "data_hash": "stand-in", "recipe": {}}
+    torch.save({"state_dict": classifier.MnistNet().eval().state_dict(), "record": record}, path)

@@ -62,7 +62,7 @@ def test_classifier_features_through_torch_fidelity(trained, mnist):
     from genbench.metrics.settings import EvalSettings
 
     ctx = EvalContext(None, 1, 0, settings=EvalSettings())
-    fe, info = fidelity._extractor("mnist_classifier", mnist, ctx)
+    fe, info = fidelity.extractor_of("mnist_classifier", mnist, ctx)
     assert info["weights_hash"] == trained[1]["weights_hash"] and info["extractor"] == "mnist_classifier"
     x = mnist.test[:2000]
     feats, logits = extractors.extract(fe, x, "cpu")

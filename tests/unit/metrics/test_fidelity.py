@@ -95,7 +95,7 @@ def test_inception_weights_path_is_passed_to_torch_fidelity(tmp_path):
     torch.save({}, weights)  # an empty state dict: loading it must fail on the missing keys
     ctx = EvalContext(None, 1, 0, settings=EvalSettings(feature_extractor_weights_path=str(weights)))
     with pytest.raises(RuntimeError, match="Missing key"):
-        fidelity._extractor("inception", SimpleNamespace(name="digits"), ctx)
+        fidelity.extractor_of("inception", SimpleNamespace(name="digits"), ctx)
 
 
 def test_uint8_contract():
