@@ -260,7 +260,8 @@ def _targets(results: dict, counts: list[int]) -> list[str]:
             for g, t in zip(results[("genbench", n)], results[("torch-fidelity", n)], strict=True)
         )
         lines.append(
-            f"| not slower than torch-fidelity ({n:,}) | time ratio {ratio:.2f} | {_verdict(ratio <= 1.0)} |"
+            f"| not slower than torch-fidelity ({n:,}; fresh processes, see the paired timings) "
+            f"| time ratio {ratio:.2f} | {_verdict(ratio <= 1.0)} |"
         )
         speedups = [
             a["seconds"] / b["seconds"]
@@ -296,7 +297,7 @@ def report(results: dict, counts: list[int], args, info: dict, loads: tuple) -> 
         f"torch threads in process: {sorted(threads)}",
     )
     lines += [
-        "No GPU; the 2 cores are shared with other work (see the load averages). FID of the first N "
+        "No GPU. FID of the first N "
         "MNIST training images against the 10,000 test images, nothing cached, genbench's MNIST classifier "
         "with seeded random weights as the extractor of both libraries, batches of 500. Each cell: median "
         "[min-max] over repeats, each a fresh process; seconds exclude interpreter start, imports, loading "
@@ -306,8 +307,9 @@ def report(results: dict, counts: list[int], args, info: dict, loads: tuple) -> 
         "differ at float32 precision. Peak resident memory is mostly the libraries every configuration "
         "imports (torch, torchvision, torch-fidelity); genbench writes features to the cache file batch "
         "by batch (each batch through a memory map of its own rows, closed once written). The load "
-        "averages are those of the whole machine, where other test suites ran at the same time: two "
-        "one-thread workers got two free cores only part of the time.",
+        "averages are the whole machine's; Ray starts its workers at nice 15, so any normal-priority "
+        "work beside the benchmark slows the Ray configurations most (bench_features_paired.py gives "
+        "paired ratios).",
         "",
         "## Against the targets",
         "",

@@ -150,9 +150,10 @@ def _inception_pinned(weights: str | None, sha256: str) -> None:
 
 
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] images (N, C, H, W) -> uint8 (N, 3, H, W), grey repeated to three channels
-    (torch-fidelity's input contract)."""
-    x = (x * 255).round().clamp(0, 255).to(torch.uint8)
+    """[0, 1] (or uint8) images (N, C, H, W) -> uint8 (N, 3, H, W), grey repeated to three
+    channels (torch-fidelity's input contract)."""
+    if x.dtype != torch.uint8:
+        x = (x * 255).round().clamp(0, 255).to(torch.uint8)
     return x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
 
 
@@ -163,7 +164,7 @@ def extract(
     device,
     batch: int | None = None,
 ) -> tuple[torch.Tensor, ...]:
-    """Every requested layer of [0, 1] images (a backbone's: its features), in batches of `batch`
+    """Every requested layer of [0, 1] (or uint8) images (a backbone's: its features), in batches of `batch`
     (None: FEATURE_BATCH, a backbone's BACKBONE_BATCH) on `device`, gathered on the CPU (float32)."""
     if isinstance(fe, backbones.BackboneExtractor):
         return (fe.features(images, device, batch or BACKBONE_BATCH),)

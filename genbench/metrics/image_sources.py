@@ -1,7 +1,9 @@
-"""Where the images of a feature set come from, batch by batch, as floats in [0, 1] (N, C, H, W):
-a tensor (uint8 or [0, 1] floats), a data set's test split exactly as `dataset.test` gives it,
-or image files read with PIL. Only one batch is converted at a time, and every source hands a
-contiguous shard of itself to another process (`shard`)."""
+"""Where the images of a feature set come from, batch by batch (N, C, H, W), as they are stored:
+uint8 in 0..255, or floats in [0, 1] (`to_unit` scales either to [0, 1]): a tensor, a data set's
+test split as `dataset.test` gives it (up to that scaling), or image files read with PIL. uint8
+images stay uint8, since the extractors take them so (torch-fidelity's contract) and scaling them
+to floats and back costs a pass over every image. Only one batch is converted at a time, and
+every source hands a contiguous shard of itself to another process (`shard`)."""
 
 from __future__ import annotations
 
@@ -37,12 +39,12 @@ def spans(start: int, stop: int, batch: int) -> Iterator[tuple[int, int]]:
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images scaled to [0, 1] floats (as ImageDataset.test scales them); floats unchanged."""
+    """uint8 images scaled to [0, 1] floats (as ImageDataset.test scales them); floats as floats."""
     return images.float() / 255.0 if images.dtype == torch.uint8 else images.float()
 
 
 class TensorSource:
-    """The rows of an image tensor, uint8 in [0, 255] or floats in [0, 1]."""
+    """The rows of an image tensor, uint8 in [0, 255] or floats in [0, 1], as they are."""
 
     def __init__(self, images: torch.Tensor) -> None:
         self.images = images
@@ -52,7 +54,7 @@ class TensorSource:
 
     def batches(self, start: int, stop: int, batch: int) -> Iterator[torch.Tensor]:
         for a, b in spans(start, stop, batch):
-            yield to_unit(self.images[a:b])
+            yield self.images[a:b]
 
     def shard(self, start: int, stop: int) -> TensorSource:
         return TensorSource(self.images[start:stop].clone())  # a copy: only the shard's rows are sent
@@ -60,8 +62,9 @@ class TensorSource:
 
 @dataclass(frozen=True)
 class SplitSource:
-    """An image data set's test split, row by row, as `ImageDataset.test` gives it: uint8 scaled
-    to [0, 1], a static binarization's 0/1, or a dynamic binarization's one seeded draw, replayed
+    """An image data set's test split, row by row, as `ImageDataset.test` gives it: its uint8
+    images (`to_unit` gives dataset.test's [0, 1] floats), a static binarization's 0/1 floats,
+    or a dynamic binarization's one seeded draw, replayed
     batch by batch (torch.bernoulli draws element after element from its generator, so the
     batches' draws are the whole split's draw; a shard draws and drops the rows before it)."""
 
@@ -83,7 +86,7 @@ class SplitSource:
         if self.binarize == "dynamic":
             probs = images.float() / 255.0 if self.scaled else images.float()
             return torch.bernoulli(probs, generator=generator).to(torch.uint8).float()
-        return images.float() if self.binarize == "static" else images.float() / 255.0
+        return images.float() if self.binarize == "static" else images
 
     def _generator(self, rows: int) -> torch.Generator | None:
         """The split's generator after the draws of its first `rows` rows (None: no draws)."""
@@ -123,7 +126,7 @@ class FileSource:
 
     def batches(self, start: int, stop: int, batch: int) -> Iterator[torch.Tensor]:
         for a, b in spans(start, stop, batch):
-            yield to_unit(torch.from_numpy(np.stack([read_image(p) for p in self.paths[a:b]])))
+            yield torch.from_numpy(np.stack([read_image(p) for p in self.paths[a:b]]))
 
     def shard(self, start: int, stop: int) -> FileSource:
         return FileSource(self.paths[start:stop])

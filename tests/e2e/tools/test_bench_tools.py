@@ -124,3 +124,43 @@ def test_bench_gpu_dry_run_on_the_cpu_writes_its_tables(tmp_path: Path) -> None:
     assert float(diff) == 0.0  # genbench and the bare loop reach the same parameters
     assert _table_rows(text, "2") and "slots on this GPU: 4" in text
     assert [row[-1] for row in _table_rows(text, "four")] == ["ok"]
+
+
+def test_bench_features_writes_its_tables_with_agreeing_fids(tmp_path: Path) -> None:
+    if not (SHARED / "mnist").exists():
+        pytest.skip(f"MNIST files not found at {SHARED / 'mnist'}")
+    out = tmp_path / "features.md"
+    _run_tool(
+        "bench_features.py", "--data-dir", str(SHARED), "--counts", "500", "--repeats", "1", "--out", str(out)
+    )
+    raw = json.loads(out.with_suffix(".json").read_text())["results"]
+    fids = {name.split(" | ")[0]: rows[0]["fid"] for name, rows in raw.items()}
+    assert set(fids) == {"torch-fidelity", "genbench", "genbench, 1 Ray worker", "genbench, 2 Ray workers"}
+    assert all(abs(f - fids["torch-fidelity"]) <= 1e-6 * fids["torch-fidelity"] for f in fids.values())
+    # one pool's shards or one process's batches: the same features; moments merged in another
+    # order (shard by shard) agree to float64 rounding
+    for config in ("genbench, 1 Ray worker", "genbench, 2 Ray workers"):
+        assert fids[config] == pytest.approx(fids["genbench"], rel=1e-12)
+    assert "## Against the targets" in out.read_text()
+
+
+def test_bench_features_paired_writes_one_row_per_ratio(tmp_path: Path) -> None:
+    if not (SHARED / "mnist").exists():
+        pytest.skip(f"MNIST files not found at {SHARED / 'mnist'}")
+    out = tmp_path / "paired.md"
+    _run_tool(
+        "bench_features_paired.py",
+        "--data-dir",
+        str(SHARED),
+        "--counts",
+        "500",
+        "--pairs",
+        "2",
+        "--out",
+        str(out),
+    )
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "500" in line]
+    assert len(rows) == 4  # cost ratio, speed-up, CPU split, wall over CPU
+    cpu_split = float(rows[2].split("|")[2])
+    assert 0.5 < cpu_split < 2.0  # two actors together do about the work of one

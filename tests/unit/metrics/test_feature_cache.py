@@ -15,7 +15,7 @@ import torch
 from genbench.data.images import DigitsParams, build_digits
 from genbench.metrics import classifier, extractors, feature_cache, fidelity
 from genbench.metrics.feature_cache import Moments
-from genbench.metrics.image_sources import TensorSource
+from genbench.metrics.image_sources import TensorSource, to_unit
 
 
 def test_exact_merge_of_two_halves_by_hand():
@@ -43,7 +43,7 @@ def _net_embed(calls: list[int]):
 
     def embed(x: torch.Tensor) -> torch.Tensor:
         calls.append(len(x))
-        return net(x)
+        return net(to_unit(x))  # sources give uint8 images as they are
 
     return net, embed
 

@@ -10,7 +10,14 @@ import torch
 from PIL import Image
 
 from genbench.data.images import ImageDataset
-from genbench.metrics.image_sources import FileSource, SplitSource, TensorSource, read_image, source_of
+from genbench.metrics.image_sources import (
+    FileSource,
+    SplitSource,
+    TensorSource,
+    read_image,
+    source_of,
+    to_unit,
+)
 
 
 def _dataset(binarize: str | None) -> ImageDataset:
@@ -21,7 +28,8 @@ def _dataset(binarize: str | None) -> ImageDataset:
 
 
 def _all(source, start: int, stop: int, batch: int) -> torch.Tensor:
-    return torch.cat(list(source.batches(start, stop, batch)))
+    """The batches of rows start:stop, concatenated and scaled to [0, 1]."""
+    return to_unit(torch.cat(list(source.batches(start, stop, batch))))
 
 
 @pytest.mark.parametrize("binarize", [None, "static", "dynamic"])
@@ -37,12 +45,12 @@ def test_split_batches_and_shards_equal_dataset_test(binarize):
     assert torch.equal(_all(shard.shard(100, 200), 0, 100, 7), whole[2600:2700])
 
 
-def test_tensor_source_scales_uint8_and_shards_copy_only_their_rows():
+def test_tensor_source_keeps_uint8_and_shards_copy_only_their_rows():
     images = torch.arange(5 * 3 * 2 * 2, dtype=torch.int64).remainder(256).to(torch.uint8).view(5, 3, 2, 2)
     source = TensorSource(images)
     batches = list(source.batches(1, 5, 3))
     assert [len(b) for b in batches] == [3, 1]
-    assert torch.equal(torch.cat(batches), images[1:].float() / 255.0)
+    assert batches[0].dtype == torch.uint8 and torch.equal(torch.cat(batches), images[1:])
     shard = source.shard(2, 4)
     assert shard.images.untyped_storage().nbytes() == 2 * 12
     assert torch.equal(_all(shard, 0, 2, 5), images[2:4].float() / 255.0)
