@@ -44,35 +44,51 @@ def _draw(model, dataset, ctx) -> dict:
     return {}
 
 
-def fresh(ctx, params=None, **settings):
-    """A copy of `ctx` sharing its drawn samples, with an empty cache, a metric's `params` (as the
-    training loop gives each metric its own) and `settings` changed."""
+def fresh(ctx, key: str | None = None, params=None, **settings):
+    """A copy of `ctx` sharing its drawn samples, with an empty cache, a metric entry's `key` and
+    `params` (as the training loop gives each entry its own) and `settings` changed."""
     out = copy.copy(ctx)
     out.cache, out.protocols = {}, {}
-    if params is not None:
-        out.params = params
+    if key is not None:
+        out.key, out.params = key, params
     out.__dict__["samples"] = ctx.samples
     if settings:
         out.settings = ctx.settings.model_copy(update=settings)
     return out
 
 
-def time_final_nll(run, entry, ctx, quick: bool) -> dict:
-    """The final evaluation's NLL: timed on all its examples, or on fewer and scaled linearly."""
-    probe = fresh(ctx, nll_examples=1)
-    entry.fn(run.model, run.dataset, probe)
-    k = probe.protocols["nll"]["k"]
+def entry_context(run, key: str, ctx, **settings):
+    """`fresh(ctx)` for the run's metric entry `key` (`fid[inception]` where a suite lists fid
+    more than once): its key and its own parameters, read by key as the training loop reads them."""
+    params = run.metrics[key].params(**run.spec.metric_params.get(key, {}))
+    return fresh(ctx, key, params, **settings)
+
+
+def time_entry(run, key: str, ctx) -> float:
+    """Seconds of the metric entry `key` alone on the draw of `ctx`."""
+    return timed(run.metrics[key].fn, run.model, run.dataset, entry_context(run, key, ctx))[0]
+
+
+def time_final_nll(run, key: str, ctx, quick: bool) -> dict:
+    """The final evaluation's NLL (entry `key`): timed on all its examples, or on fewer and scaled
+    linearly."""
+    fn = run.metrics[key].fn
+    probe = entry_context(run, key, ctx, nll_examples=1)
+    fn(run.model, run.dataset, probe)
+    k = probe.protocols[key]["k"]
     n = ctx.setting("nll_examples", None) or len(run.dataset.test)
     m = min(n, max(1, (NLL_DIRECT // 100 if quick else NLL_DIRECT) // k))
-    seconds, _ = timed(entry.fn, run.model, run.dataset, fresh(ctx, nll_examples=m))
+    seconds, _ = timed(fn, run.model, run.dataset, entry_context(run, key, ctx, nll_examples=m))
     return {"seconds": seconds * n / m, "k": k, "examples": n, "timed_examples": m}
 
 
 def time_case(case: str, spec, checkpoint_path: Path, run_id: str, args) -> dict:
-    """Per-metric evaluation times of `spec` on the model of the checkpoint that run `run_id`
-    saved at its end, and the case's throughputs (one torch thread)."""
+    """Per-entry evaluation times of `spec` (by entry key: the metric's name where it is listed
+    once) on the model of the checkpoint that run `run_id` saved at its end, and the case's
+    throughputs (one torch thread)."""
     import torch
 
+    from genbench.metrics import metric_name
     from genbench.worker import checkpoint
     from genbench.worker.train import Trainer
 
@@ -95,28 +111,16 @@ def time_case(case: str, spec, checkpoint_path: Path, run_id: str, args) -> dict
         draw, ctx = context(run, final=False)
         out["draw_s"].append(draw)
         out["samples"] = len(ctx.samples)
-        for name, entry in run.metrics.items():
-            out["metric_s"].setdefault(name, []).append(
-                timed(
-                    entry.fn,
-                    run.model,
-                    run.dataset,
-                    fresh(ctx, entry.params(**run.spec.metric_params.get(name, {}))),
-                )[0]
-            )
+        for key in run.metrics:
+            out["metric_s"].setdefault(key, []).append(time_entry(run, key, ctx))
     draw, ctx = context(run, final=True)
     out["final_draw_s"] = draw
-    for name, entry in run.metrics.items():
-        if name == "nll":
-            out["final_nll"] = time_final_nll(run, entry, ctx, args.quick)
-            out["final_s"][name] = out["final_nll"]["seconds"]
+    for key in run.metrics:
+        if metric_name(key) == "nll":
+            out["final_nll"] = time_final_nll(run, key, ctx, args.quick)
+            out["final_s"][key] = out["final_nll"]["seconds"]
         else:
-            out["final_s"][name] = timed(
-                entry.fn,
-                run.model,
-                run.dataset,
-                fresh(ctx, entry.params(**run.spec.metric_params.get(name, {}))),
-            )[0]
+            out["final_s"][key] = time_entry(run, key, ctx)
     out["final_samples"] = len(ctx.samples)
     out["throughput"] = throughputs(case, run, args)
     out["peak_mib"] = peak_mib()

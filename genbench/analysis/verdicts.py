@@ -31,6 +31,7 @@ from genbench.analysis.stats import ALPHA, describe
 from genbench.store.atomic import write_atomic
 from genbench.store.result import RunResult
 from genbench.store.runs import load_runs, read_manifest
+from genbench.suite.metric_entries import entry_columns
 from genbench.suite.reference import ReferenceRow, variant_key
 
 NOT_RUN = "not run yet"
@@ -190,9 +191,12 @@ def protocol_mismatches(published: dict, run: dict) -> list[str]:
     return out
 
 
-def _run_facts(spec: dict, result: RunResult | None, metric: str) -> dict:
-    """The protocol fields of one stored run for `metric` (those it records)."""
-    recorded = (result.metric_protocols if result else {}).get(metric, {})
+def _run_facts(spec: dict, result: RunResult | None, column: str) -> dict:
+    """The protocol fields of one stored run for the metric output `column` (those it records):
+    the protocol of the entry that writes it, kept under its key (`fd_inception`: `fid[inception]`)."""
+    entries = spec.get("metric_params") or dict.fromkeys(spec.get("metrics", []))
+    key = entry_columns(entries).get(column, column)  # a metric not registered here: the column
+    recorded = (result.metric_protocols if result else {}).get(key, {})
     split = recorded.get("split")
     return {
         "steps": spec.get("budget", {}).get("steps"),

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from genbench.metrics import metric_entries
 from genbench.registry import DATASETS, METRICS, MODELS
+from genbench.suite.metric_entries import entry_columns
 from genbench.suite.reader import SuiteError, SuiteErrors
 from genbench.suite.targets import check_target
 
@@ -29,9 +30,11 @@ def no_effect(values: BaseModel, given: dict[str, Any]) -> list[tuple[str, str]]
 
 
 def check_runs(suite, specs: list, notes: list[str], errors: SuiteErrors) -> None:
-    """Add to `errors` the suite's metrics that apply to no run and its target's problems."""
+    """Add to `errors` the suite's metrics that apply to no run and its target's problems (a
+    target may name any column of the suite's metric entries, e.g. `fd_inception`)."""
     unused_metrics(suite.metric_names, specs, notes, errors)
-    check_target(suite.target, suite.metric_names, sorted({s.dataset for s in specs}), errors)
+    columns = set(entry_columns(suite.metric_params))
+    check_target(suite.target, columns, sorted({s.dataset for s in specs}), errors)
 
 
 def unused_metrics(metric_names: list[str], specs: list, notes: list[str], errors: SuiteErrors) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from genbench.metrics import metric_name
-from genbench.registry import METRICS, UnknownName
+from genbench.registry import METRICS, UnknownName, load_builtins
 from genbench.suite.integers import exact_integers
 from genbench.suite.reader import SuiteErrors
 
@@ -123,6 +123,19 @@ def _check_columns(entries: list[tuple[int, str, dict[str, Any]]], errors: Suite
                     "space (`fid`: auto, `fd_inception`): give the entries different `features`",
                 )
                 break
+
+
+def entry_columns(entries: dict[str, dict[str, Any] | None]) -> dict[str, str]:
+    """The key of the entry that writes each column, from metric entries by key and their resolved
+    parameters (None: the metric's default outputs); `fd_inception` -> `fid[inception]`. Metrics
+    not registered in this process (a plugin's, read back from a store) write no known column."""
+    load_builtins()
+    return {
+        column: key
+        for key, params in entries.items()
+        if metric_name(key) in METRICS
+        for column in METRICS.get(metric_name(key)).outputs_for(params)
+    }
 
 
 def check_spaces(specs: list, keys: list[str], errors: SuiteErrors) -> None:

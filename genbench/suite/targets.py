@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import PlainValidator
 
-from genbench.registry import DATASETS, METRICS
+from genbench.registry import DATASETS
 
 # the default target's second condition on an output that counts modes: the share of samples
 # that must be of high quality (mode_coverage's `hq_frac`: within 3 std of a mode), so that modes
@@ -85,10 +85,11 @@ def target_problems(target: TargetSetting, outputs: set[str], counting: set[str]
     return problems
 
 
-def check_target(target: TargetSetting, metric_names: list[str], dataset_names: list[str], errors) -> None:
-    """Add to `errors` (SuiteErrors) each problem of the suite's `target:` mapping."""
-    outputs = {k for m in metric_names if m in METRICS for k in METRICS.get(m).outputs}
-    for loc, message in target_problems(target, outputs, counting_outputs(dataset_names)):
+def check_target(target: TargetSetting, columns: set[str], dataset_names: list[str], errors) -> None:
+    """Add to `errors` (SuiteErrors) each problem of the suite's `target:` mapping, which may name
+    any of the `columns` the suite's metric entries write (`fd_inception` where an entry of fid has
+    `features: inception`: `genbench.suite.metric_entries.entry_columns`)."""
+    for loc, message in target_problems(target, columns, counting_outputs(dataset_names)):
         errors.add(("target", *loc), message)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -269,3 +270,64 @@ def test_no_reference_rows_no_published_files(tmp_path):
     write_leaderboard(suite_path)
     assert not (suite_path / "published.csv").exists()
     assert reference.report_blocks(suite_path, write_leaderboard(suite_path)[0]) == []
+
+
+# ------------------------------------------------------------------- keyed metric entries
+
+STAND_IN = b"inception weights"  # validation checks the weights file's sha256, not the network
+FID_TWICE = {
+    "name": "two_fids",
+    "seeds": [0, 1, 2],
+    "budget": {"steps": 10},
+    "eval": {"samples": 3000},
+    "datasets": [{"name": "mnist"}],
+    "models": [{"name": "vae", "decoder": "bernoulli"}],
+    "metrics": [
+        {"name": "fid", "features": "mnist_classifier"},
+        {
+            "name": "fid",
+            "features": "inception",
+            "weights": "w.pth",
+            "sha256": hashlib.sha256(STAND_IN).hexdigest(),
+        },
+    ],
+}
+# each entry's protocol, kept under its key: the sample counts tell which one a row was given
+PROTOCOLS = {
+    "fid[mnist_classifier]": {"n_generated": 2000, "n_real": 2000, "split": "test"},
+    "fid[inception]": {"n_generated": 10_000, "n_real": 10_000, "split": "test"},
+}
+
+
+def test_a_row_on_a_keyed_entrys_column_gets_that_entrys_protocol(tmp_path):
+    (tmp_path / "w.pth").write_bytes(STAND_IN)
+    row = {
+        **ROW,
+        "model": "vae",
+        "variant": "decoder=bernoulli",
+        "dataset": "mnist",
+        "metric": "fd_inception",
+        "value": 20.0,
+    }
+    row["protocol"] = {"samples": 50_000, "split": "test"}
+    path = tmp_path / "fids.yaml"
+    path.write_text(yaml.safe_dump({**FID_TWICE, "reference": [row]}, sort_keys=False))
+    suite, specs, _ = load_suite(path)
+    assert list(suite.metric_params) == list(PROTOCOLS)
+    suite_path = store.suite_dir(tmp_path / "results", "two_fids")
+    directions = {"fd_mnist_classifier": "min", "fd_inception": "min"}
+    store.write_manifest(suite_path, specs, str(path), directions, None, suite.reference)
+    for spec in specs:
+        metrics = {"fd_mnist_classifier": 3.0 + spec.seed, "fd_inception": 20.0 + spec.seed}
+        result = RunResult.ok(
+            steps=10,
+            train_seconds=0.1,
+            metrics=metrics,
+            protocol={"dataset": "mnist"},
+            metric_protocols=PROTOCOLS,
+        )
+        store.write_run(suite_path, spec, result)
+    (found,) = reference.published_table(suite_path, write_leaderboard(suite_path)[0]).to_dict("records")
+    assert found["genbench_mean"] == 21.0 and found["genbench_n"] == 3
+    # the inception entry's 10,000 samples, not the classifier entry's 2,000 nor eval.samples' 3,000
+    assert found["verdict"].endswith("; protocol: samples 10,000 vs 50,000")

@@ -5,6 +5,7 @@ suite.json; `--target` on the command line."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 
 import pytest
@@ -62,6 +63,41 @@ def test_a_compound_target_reaches_suite_json_and_resolves_per_data_set(tmp_path
     assert ring == {"modes": ("max", 4.0), "hq_frac": ("max", 0.5), "kl_modes": ("min", 1.0)}
     assert conditions_of(target, "modes", MODES, 25, None)["modes"] == ("max", 12.5)
     assert conditions_of(4, "modes", MODES, 8, None) == {"modes": ("max", 4.0)}  # a number: the primary
+
+
+STAND_IN = b"inception weights"  # validation checks the weights file's sha256, not the network
+FIDS = f"""\
+name: fids
+seeds: [0]
+budget: {{steps: 10}}
+datasets: [{{name: mnist}}]
+models: [{{name: vae, decoder: bernoulli}}]
+metrics:
+  - {{name: fid, features: mnist_classifier}}
+  - {{name: fid, features: inception, weights: w.pth, sha256: "{hashlib.sha256(STAND_IN).hexdigest()}"}}
+"""
+
+
+def test_a_target_may_name_a_column_a_features_parameter_makes(tmp_path):
+    (tmp_path / "w.pth").write_bytes(STAND_IN)
+    path = tmp_path / "suite.yaml"
+    path.write_text(FIDS + "target: {fd_inception: 40, fd_mnist_classifier: 5}\n")
+    suite, _, _ = load_suite(path)
+    assert suite.target == {"fd_inception": 40.0, "fd_mnist_classifier": 5.0}
+
+
+@pytest.mark.parametrize("column", ["fd_dinov2_vitl14", "fid", "fd_inceptoin"])
+def test_a_target_on_a_column_no_entry_writes_is_refused_with_key_and_line(tmp_path, column):
+    (tmp_path / "w.pth").write_bytes(STAND_IN)
+    path = tmp_path / "suite.yaml"
+    path.write_text(FIDS + f"target:\n  fd_inception: 40\n  {column}: 5\n")
+    with pytest.raises(SuiteError) as err:
+        load_suite(path)
+    # fid (auto's column) is no column here: both entries name their space
+    known = "(fd_inception, fd_mnist_classifier)"
+    line = path.read_text().splitlines().index(f"  {column}: 5") + 1
+    expected = f"{path}:{line}: target.{column}: {column!r} is not an output of the suite's metrics {known}"
+    assert expected in str(err.value) and "target.fd_inception" not in str(err.value)
 
 
 def test_the_default_is_compound_on_the_toys_only():
