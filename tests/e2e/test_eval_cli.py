@@ -184,3 +184,29 @@ def test_points_on_ring8_and_samples_against_an_image_folder(work, cli):
     run = work / "folders" / "eval-folder" / "runs" / scored["run_id"][0]
     resize = json.loads((run / "result.json").read_text())["protocol"]["input"]["resize"]
     assert resize.endswith("(clean-fid), 28 -> 64")  # the folder's default size
+
+
+FOLDER_SUITE = """\
+name: folder-vae
+seeds: [0]
+budget: {steps: 5}
+eval: {samples: 50}
+datasets: [{name: image_folder, path: digits, size: 28, test_fraction: 0.25}]
+models: [{name: vae, hidden: 16, batch_size: 16}]
+metrics: [elbo, parzen]
+"""
+
+
+def test_a_model_trains_and_is_evaluated_on_an_image_folder(work, cli):
+    folder = work / "digits"
+    for i in range(60):  # three classes of 20 MNIST images each
+        (folder / f"class{i % 3}").mkdir(parents=True, exist_ok=True)
+        (folder / f"class{i % 3}" / f"{i}.png").write_bytes((work / "png" / f"{i:04d}.png").read_bytes())
+    (work / "folder_suite.yaml").write_text(FOLDER_SUITE)
+    done = cli("run", "folder_suite.yaml", "--results", "trained", "--serial", cwd=work)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    board = read_csv_ids(work / "trained" / "folder-vae" / "leaderboard.csv")
+    assert board["status"].tolist() == ["ok"] and board["steps"].tolist() == [5]
+    assert np.isfinite(board[["elbo", "parzen"]]).all(axis=None)
+    assert board["elbo"].iloc[0] < 0  # a log-likelihood bound of 784 pixels
+    assert list((work / "cache" / "image_folder").glob("*.npy"))  # decoded once, cached for every process
