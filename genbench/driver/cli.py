@@ -11,6 +11,7 @@ from rich.console import Console
 from genbench.driver.eval_command import add_arguments as add_eval_arguments
 from genbench.driver.lock import SuiteLocked
 from genbench.driver.preflight import PreflightError
+from genbench.driver.runner import WorkersLost
 from genbench.driver.stopping import StorageFull
 from genbench.numerics import NUMERICS_VERSION, __version__
 from genbench.suite.config import EXIT_INTERRUPTED, SuiteError
@@ -45,7 +46,8 @@ COMMANDS = {
         "is not finished yet, resuming stopped runs from their checkpoints, and write "
         "results/<suite>/: a folder per run, leaderboard.csv and .md, report.html. Exit code 0 when "
         "every run ended ok or diverged; 1 when a run failed (the last line names the result.json "
-        "files that hold the tracebacks); 2 for an invalid suite file; 130 after Ctrl-C.",
+        "files that hold the tracebacks), or no Ray worker could be started (run it again to resume); "
+        "2 for an invalid suite file; 130 after Ctrl-C.",
     ),
     "eval": (
         "score samples or a generator made elsewhere against a data set",
@@ -302,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except StorageFull as exc:
         Console(stderr=True).print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_FAILURE
+    except WorkersLost as exc:
+        message = f"error: {exc}; the runs that ended are stored: run the same command again to resume"
+        Console(stderr=True).print(message, highlight=False, markup=False, soft_wrap=True)
         return EXIT_FAILURE
     except KeyboardInterrupt as exc:  # a second stop signal during `run`, or a Ctrl-C outside it
         Console(stderr=True).print("interrupted", highlight=False)

@@ -141,6 +141,11 @@ READY_TIMEOUT_S = 600.0  # how long a new worker may take to be placed and start
 START_TRIES = 3  # workers that failed to start, none working, before the suite gives up
 
 
+class WorkersLost(RuntimeError):
+    """No Ray worker could be started while runs still wait (START_TRIES failed starts, none
+    working); the runs that ended are stored, and the same `genbench run` resumes the rest."""
+
+
 def _units(amount: float) -> int:
     return round(amount * RAY_UNIT)
 
@@ -241,7 +246,7 @@ class WorkerPool:
 
     def keep_workers(self) -> None:
         """Replace a dead worker while jobs wait (one starting at a time), move started workers to
-        `idle`; raises RuntimeError once START_TRIES workers failed to start and none works."""
+        `idle`; raises WorkersLost once START_TRIES workers failed to start and none works."""
         if self.pending and self.live < self.size and not self.starting:
             self.start_worker()  # a replacement: harmless while Ray cannot place it, it gets no job
         self.live -= _check_started(self.starting, self.idle, self.start_errors)
@@ -250,7 +255,7 @@ class WorkerPool:
             and not (self.running or self.starting or self.idle)
             and len(self.start_errors) >= START_TRIES
         ):
-            raise RuntimeError(
+            raise WorkersLost(
                 "no Ray worker could be started: " + "; ".join(self.start_errors[-START_TRIES:])
             )
 

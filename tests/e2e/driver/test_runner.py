@@ -259,3 +259,40 @@ def test_worker_allocator_keeps_the_final_nll_loop_from_growing():
     # (it depends on the heap's history), so only the bound with the fix is asserted
     fixed = growth("fixed")
     assert fixed < 32, f"max RSS grew by {fixed} MB over 300 examples with the fixed threshold"
+
+
+def test_workers_that_cannot_start_end_the_suite_with_a_clear_error_and_exit_1(capsys):
+    from collections import deque
+
+    from genbench.driver import cli, runner
+
+    pool = runner.WorkerPool.__new__(runner.WorkerPool)  # the pool's state after three failed starts
+    pool.pending, pool.running, pool.idle, pool.starting = deque([("job",)]), {}, [], {}
+    pool.size, pool.live = 2, 2
+    pool.start_errors = [f"not placed within {runner.READY_TIMEOUT_S:.0f} s"] * runner.START_TRIES
+    with pytest.raises(runner.WorkersLost, match="no Ray worker could be started: not placed within 600 s"):
+        pool.keep_workers()
+    pool.start_errors = pool.start_errors[:-1]  # one try left: keep waiting
+    pool.keep_workers()
+
+    def lose_workers(args, console):
+        pool.start_errors.append("not placed within 600 s")
+        pool.keep_workers()
+
+    parser = cli.build_parser
+    try:  # the CLI's handling of the error the pool raises, around the real parser and command
+        cli.build_parser = lambda: _with_command(parser(), lose_workers)
+        assert cli.main(["run", "suite.yaml"]) == cli.EXIT_FAILURE
+    finally:
+        cli.build_parser = parser
+    err = capsys.readouterr().err
+    assert "error: no Ray worker could be started" in err and "run the same command again" in err
+    assert "Traceback" not in err
+
+
+def _with_command(parser, fn):
+    parser.set_defaults(fn=fn)
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(fn=fn)
+    return parser
