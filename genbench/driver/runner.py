@@ -6,14 +6,11 @@ than once per run; each run reseeds every generator at its start, so no state le
 into the next. A worker is handed a job only once it has answered a probe (Ray placed and started
 it). A dead actor's run is queued again, first in line, and continues from its last checkpoint on
 the next started worker, up to the run's `checkpoint.max_attempts`; then it is recorded as failed
-and the suite goes on. A dead actor is replaced by a new one that gets jobs once it starts: after
-a node is lost, a replacement Ray cannot place holds no run, and the survivors share them. Restarts are the
-driver's doing rather than Ray's actor `max_restarts`, so the driver counts them per run. A set
-`stop` event stops scheduling and asks running runs to checkpoint and return `interrupted`.
-
-The unit handed to a worker is a job: one run, or with `vectorize_seeds` a group of runs that
-differ only in their seed, trained together as one batched model (genbench/worker/seed_group.py).
-"""
+and the suite goes on. A dead actor is replaced by one that gets jobs once it starts (after a node
+is lost, an unplaceable replacement holds no run); the driver, not Ray's `max_restarts`, counts
+restarts per run. A set `stop` event stops scheduling and asks runs to checkpoint and return
+`interrupted`. A job is one run, or with `vectorize_seeds` a group of runs differing only in
+their seed, trained as one batched model (genbench/worker/seed_group.py)."""
 
 from __future__ import annotations
 
@@ -142,8 +139,7 @@ START_TRIES = 3  # workers that failed to start, none working, before the suite 
 
 
 class WorkersLost(RuntimeError):
-    """No Ray worker could be started while runs still wait (START_TRIES failed starts, none
-    working); the runs that ended are stored, and the same `genbench run` resumes the rest."""
+    """No Ray worker could be started while runs wait; `genbench run` again resumes them."""
 
 
 def _units(amount: float) -> int:
