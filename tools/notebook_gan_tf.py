@@ -83,7 +83,7 @@ def train_in_tensorflow(ring: str, seed: int, steps: int, every: int, samples: i
 
     angles = np.linspace(0, 2 * np.pi, 512, endpoint=False)
     on_ring = tf.constant(np.stack([np.sin(angles), np.cos(angles)], 1), tf.float32)
-    out = {"centres": centres.numpy().tolist(), "evals": []}
+    out = {"tensorflow": tf.__version__, "centres": centres.numpy().tolist(), "evals": []}
     for i in range(steps + 1):
         if i % every == 0:
             x = forward(gen, tf.random.normal([samples, 256])).numpy()
@@ -117,13 +117,16 @@ def score(run: dict) -> list[dict]:
     return rows
 
 
-def markdown(ring: str, table: dict[int, list[dict]], steps: int) -> str:
+def markdown(ring: str, table: dict[int, list[dict]], steps: int, tensorflow: str) -> str:
+    seeds = " ".join(str(seed) for seed in table)
     lines = [
         f"# The notebook's plain GAN in TensorFlow, {RINGS[ring]}",
         "",
-        f"`python tools/notebook_gan_tf.py --ring {ring} --steps {steps}`: modes captured and",
+        f"`python tools/notebook_gan_tf.py --ring {ring} --steps {steps} --seeds {seeds}`:",
+        "modes captured and",
         "high-quality share of 2,500 samples (genbench's `mode_coverage`), and the spread (sd) of",
         "D's logit along the ring (0 = a flat D that gives G no direction along it).",
+        f"TensorFlow {tensorflow} on the CPU, one thread.",
         "",
         "| seed | step | modes | high quality | sd of D's logit on the ring |",
         "|---|---|---|---|---|",
@@ -168,10 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         if done.returncode:
             print(done.stderr[-2000:], file=sys.stderr)
             return 1
-        table[seed] = score(json.loads(done.stdout))
+        run = json.loads(done.stdout)
+        table[seed], tensorflow = score(run), run["tensorflow"]
         last = table[seed][-1]
         print(f"seed {seed}: {last['modes']} modes, {100 * last['hq']:.1f} % high quality", file=sys.stderr)
-    text = markdown(args.ring, table, args.steps)
+    text = markdown(args.ring, table, args.steps, tensorflow)
     if args.out:
         with open(args.out, "w") as f:
             f.write(text)

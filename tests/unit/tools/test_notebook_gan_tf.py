@@ -40,6 +40,7 @@ def test_markdown_has_one_line_per_evaluation():
         {"step": 0, "modes": 7, "of": 8, "hq": 0.004, "d_logit_sd": 0.222},
         {"step": 25000, "modes": 1, "of": 8, "hq": 0.993, "d_logit_sd": 1.5},
     ]
-    text = tool.markdown("ring8", {0: rows}, 25000)
+    text = tool.markdown("ring8", {0: rows}, 25000, "2.21.0")
     assert "| 0 | 25,000 | 1 of 8 | 99.3 % | 1.500 |" in text
     assert text.count("\n| 0 |") == 2
+    assert "TensorFlow 2.21.0" in text
