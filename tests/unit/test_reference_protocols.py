@@ -37,7 +37,6 @@ STALE = {
     "papers/pacgan_table1_scaled",
     "papers/unrolled_ring_k0_fresh_data",
     "papers/unrolled_ring_scaled",
-    "papers/veegan_table1_scaled",
 }
 
 
