@@ -35,7 +35,6 @@ STALE = {
     "papers/gan2014_table1_scaled",
     "papers/iwae_table1_cpu",
     "papers/pacgan_table1_scaled",
-    "papers/unrolled_ring_k0_fresh_data",
     "papers/unrolled_ring_scaled",
 }
 
