@@ -34,7 +34,6 @@ STALE = {
     "tuning_toys",
     "papers/gan2014_table1_scaled",
     "papers/iwae_table1_cpu",
-    "papers/pacgan_table1_scaled",
     "papers/unrolled_ring_scaled",
 }
 
