@@ -32,7 +32,6 @@ REFERENCE = ROOT / "results" / "reference"
 STALE = {
     "baselines",
     "tuning_toys",
-    "papers/gan2014_table1_scaled",
     "papers/iwae_table1_cpu",
     "papers/unrolled_ring_scaled",
 }
