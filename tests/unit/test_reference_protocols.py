@@ -30,7 +30,6 @@ REFERENCE = ROOT / "results" / "reference"
 # their rows carry older protocol ids until their suites are run again. The test below fails when
 # one of them is regenerated and still listed here, or when a folder not listed is stale.
 STALE = {
-    "tuning_toys",
     "papers/iwae_table1_cpu",
     "papers/unrolled_ring_scaled",
 }
